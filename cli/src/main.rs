@@ -1,0 +1,3 @@
+fn main() {
+    println!("roger {}", roger_core::VERSION);
+}

@@ -1,0 +1,9 @@
+//! `roger-core`: all behaviour of the Roger cloud-print phone app.
+//!
+//! The core decodes the printer's QR code, pairs the phone with the printer (OAuth 2.0 device
+//! authorization grant), signs the user in to Roger and to Microsoft (OneDrive), keeps their tokens
+//! in a secure store, and drives print and scan through the Roger API and Microsoft Graph. It is
+//! plain async Rust; the `roger-ffi` crate exposes it to Kotlin and Swift.
+
+/// The version of this crate, as built.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

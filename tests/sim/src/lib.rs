@@ -1,0 +1,1 @@
+//! Reference cloud for Roger (being built).
