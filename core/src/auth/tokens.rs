@@ -1,0 +1,355 @@
+//! The token manager of one account: access token in memory, refresh token in the secure store,
+//! proactive single-flight refresh, rotation persisted before use, and a clean signed-out state.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{watch, Mutex};
+
+use super::record::{AccountRecord, Provider, RECORD_VERSION};
+use crate::clock::Clock;
+use crate::error::{Error, SignOutReason};
+use crate::oauth::{MetadataCache, MetadataLocation, OAuthClient, TokenGrant};
+use crate::secret::Secret;
+use crate::store::SecureStore;
+
+/// Whether an account is usable; observable by the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthState {
+    /// Signed in.
+    SignedIn {
+        /// The account id, when known.
+        account_id: Option<String>,
+        /// The Roger region, for Roger accounts.
+        region: Option<String>,
+    },
+    /// Not signed in; the UI offers sign-in and can say why.
+    SignedOut {
+        /// Why.
+        reason: SignOutReason,
+    },
+}
+
+/// What a token manager needs from its surroundings.
+#[derive(Clone)]
+pub struct TokenManagerDeps {
+    /// The core's HTTP client.
+    pub http: reqwest::Client,
+    /// The secure store.
+    pub store: Arc<dyn SecureStore>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Shared metadata cache.
+    pub metadata: Arc<MetadataCache>,
+    /// Refresh this long before the access token expires.
+    pub refresh_margin: Duration,
+    /// Refresh-token lifetime assumed when the server does not say (sliding window).
+    pub default_refresh_lifetime: Duration,
+    /// Where this provider's metadata is, given the record's issuer.
+    pub locate: Arc<dyn Fn(&AccountRecord) -> MetadataLocation + Send + Sync>,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The redirect URI registered for the client.
+    pub redirect_uri: url::Url,
+}
+
+struct Access {
+    token: Secret,
+    expires_at: SystemTime,
+}
+
+struct Inner {
+    record: Option<AccountRecord>,
+    access: Option<Access>,
+    /// The record in memory is newer than the stored one (a write failed): no token is handed
+    /// out until it is written.
+    unsaved: bool,
+    oauth: Option<OAuthClient>,
+    signed_out_reason: SignOutReason,
+}
+
+/// Tokens of one account (Roger or Microsoft).
+pub struct TokenManager {
+    provider: Provider,
+    key: &'static str,
+    deps: TokenManagerDeps,
+    inner: Mutex<Inner>,
+    state: watch::Sender<AuthState>,
+}
+
+impl std::fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("provider", &self.provider)
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+fn state_of(record: Option<&AccountRecord>, reason: SignOutReason) -> AuthState {
+    match record {
+        Some(r) => AuthState::SignedIn {
+            account_id: r.account_id.clone(),
+            region: r.region.clone(),
+        },
+        None => AuthState::SignedOut { reason },
+    }
+}
+
+impl TokenManager {
+    /// Loads the account stored under `key`, if any. An unreadable record is wiped (the user
+    /// signs in again) rather than failing start-up.
+    pub fn load(
+        provider: Provider,
+        key: &'static str,
+        deps: TokenManagerDeps,
+    ) -> Result<Self, Error> {
+        let record = match deps.store.get(key)? {
+            None => None,
+            Some(bytes) => match AccountRecord::from_bytes(&bytes) {
+                Ok(r) if r.provider == provider => Some(r),
+                Ok(_) | Err(_) => {
+                    tracing::warn!(?provider, "discarding an unreadable account record");
+                    deps.store.delete(key)?;
+                    None
+                }
+            },
+        };
+        let reason = SignOutReason::NeverSignedIn;
+        let (state, _) = watch::channel(state_of(record.as_ref(), reason));
+        Ok(Self {
+            provider,
+            key,
+            deps,
+            inner: Mutex::new(Inner {
+                record,
+                access: None,
+                unsaved: false,
+                oauth: None,
+                signed_out_reason: reason,
+            }),
+            state,
+        })
+    }
+
+    /// The current state.
+    pub fn state(&self) -> AuthState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn subscribe(&self) -> watch::Receiver<AuthState> {
+        self.state.subscribe()
+    }
+
+    /// The stored record (without the access token), if signed in.
+    pub async fn record(&self) -> Option<AccountRecord> {
+        self.inner.lock().await.record.clone()
+    }
+
+    /// Starts a session from a grant (after sign-in). The record is written to the store first;
+    /// if that fails nothing is kept and the error says so.
+    pub async fn install(
+        &self,
+        oauth: OAuthClient,
+        grant: TokenGrant,
+        region: Option<String>,
+        account_id: Option<String>,
+    ) -> Result<(), Error> {
+        let now = self.deps.clock.now();
+        let refresh_token = grant
+            .refresh_token
+            .clone()
+            .ok_or_else(|| Error::invalid("signing in", "the server issued no refresh token"))?;
+        let record = AccountRecord {
+            version: RECORD_VERSION,
+            provider: self.provider,
+            account_id,
+            region,
+            issuer: oauth.metadata().issuer.clone(),
+            client_id: self.deps.client_id.clone(),
+            refresh_token,
+            refresh_expires_at: self.refresh_deadline(now, &grant),
+            scopes: grant.scopes.clone().unwrap_or_default(),
+            signed_in_at: crate::clock::unix_secs(now),
+        };
+        let mut inner = self.inner.lock().await;
+        self.deps.store.set(self.key, &record.to_bytes()?)?;
+        inner.access = Some(self.access_of(&grant, now));
+        inner.record = Some(record);
+        inner.unsaved = false;
+        inner.oauth = Some(oauth);
+        self.publish(&inner);
+        Ok(())
+    }
+
+    /// A valid access token: the cached one, or a refreshed one when it is missing or about to
+    /// expire. Concurrent callers share one refresh.
+    pub async fn access_token(&self) -> Result<Secret, Error> {
+        let mut inner = self.inner.lock().await;
+        self.flush_unsaved(&mut inner)?;
+        let now = self.deps.clock.now();
+        if let Some(a) = &inner.access {
+            if a.expires_at > now + self.deps.refresh_margin {
+                return Ok(a.token.clone());
+            }
+        }
+        self.refresh_locked(&mut inner).await
+    }
+
+    /// After a 401 with `rejected`: refreshes unless another caller already replaced that token.
+    pub async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
+        let mut inner = self.inner.lock().await;
+        self.flush_unsaved(&mut inner)?;
+        if let Some(a) = &inner.access {
+            if a.token != *rejected && a.expires_at > self.deps.clock.now() {
+                return Ok(a.token.clone());
+            }
+        }
+        inner.access = None;
+        self.refresh_locked(&mut inner).await
+    }
+
+    /// Sends a request built by `build` with the bearer token; on 401 refreshes once and retries.
+    pub async fn send(
+        &self,
+        context: &'static str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        let token = self.access_token().await?;
+        let response = build(token.expose())
+            .send()
+            .await
+            .map_err(Error::network(context))?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let token = self.token_after_rejection(&token).await?;
+        build(token.expose())
+            .send()
+            .await
+            .map_err(Error::network(context))
+    }
+
+    /// Signs out: revokes the refresh token (best effort), wipes the store and memory.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        let mut inner = self.inner.lock().await;
+        if let Some(record) = inner.record.clone() {
+            match self.oauth_locked(&mut inner, &record).await {
+                Ok(oauth) => {
+                    if let Err(e) = oauth.revoke(&record.refresh_token).await {
+                        tracing::info!(error = %e, "revocation failed; wiping locally anyway");
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "cannot reach the issuer to revoke"),
+            }
+        }
+        self.wipe_locked(&mut inner, SignOutReason::UserSignedOut)
+    }
+
+    fn refresh_deadline(&self, now: SystemTime, grant: &TokenGrant) -> u64 {
+        let lifetime = grant
+            .refresh_expires_in
+            .unwrap_or(self.deps.default_refresh_lifetime);
+        crate::clock::unix_secs(now + lifetime)
+    }
+
+    fn access_of(&self, grant: &TokenGrant, now: SystemTime) -> Access {
+        // Without `expires_in`, assume a short life so the token is refreshed soon.
+        let lifetime = grant.expires_in.unwrap_or(Duration::from_secs(300));
+        Access {
+            token: grant.access_token.clone(),
+            expires_at: now + lifetime,
+        }
+    }
+
+    fn publish(&self, inner: &Inner) {
+        let next = state_of(inner.record.as_ref(), inner.signed_out_reason);
+        self.state.send_if_modified(|s| {
+            let changed = *s != next;
+            *s = next;
+            changed
+        });
+    }
+
+    fn flush_unsaved(&self, inner: &mut Inner) -> Result<(), Error> {
+        if !inner.unsaved {
+            return Ok(());
+        }
+        let Some(record) = inner.record.as_ref() else {
+            inner.unsaved = false;
+            return Ok(());
+        };
+        self.deps.store.set(self.key, &record.to_bytes()?)?;
+        inner.unsaved = false;
+        Ok(())
+    }
+
+    fn wipe_locked(&self, inner: &mut Inner, reason: SignOutReason) -> Result<(), Error> {
+        inner.record = None;
+        inner.access = None;
+        inner.unsaved = false;
+        inner.oauth = None;
+        inner.signed_out_reason = reason;
+        self.publish(inner);
+        self.deps.store.delete(self.key)?;
+        Ok(())
+    }
+
+    async fn oauth_locked(
+        &self,
+        inner: &mut Inner,
+        record: &AccountRecord,
+    ) -> Result<OAuthClient, Error> {
+        if let Some(o) = &inner.oauth {
+            return Ok(o.clone());
+        }
+        let location = (self.deps.locate)(record);
+        let metadata = self.deps.metadata.get(&location).await?;
+        let oauth = OAuthClient::new(
+            self.deps.http.clone(),
+            metadata,
+            &record.client_id,
+            &self.deps.redirect_uri,
+        )?;
+        inner.oauth = Some(oauth.clone());
+        Ok(oauth)
+    }
+
+    async fn refresh_locked(&self, inner: &mut Inner) -> Result<Secret, Error> {
+        let Some(record) = inner.record.clone() else {
+            return Err(Error::SignedOut(inner.signed_out_reason));
+        };
+        let now = self.deps.clock.now();
+        if crate::clock::unix_secs(now) >= record.refresh_expires_at {
+            self.wipe_locked(inner, SignOutReason::SessionExpired)?;
+            return Err(Error::SignedOut(SignOutReason::SessionExpired));
+        }
+        let oauth = self.oauth_locked(inner, &record).await?;
+        let grant = match oauth.refresh(&record.refresh_token, &record.scopes).await {
+            Ok(g) => g,
+            Err(Error::OAuth { source, .. }) if source.code == "invalid_grant" => {
+                tracing::info!(?self.provider, "the refresh token was rejected; signing out");
+                self.wipe_locked(inner, SignOutReason::SessionRevoked)?;
+                return Err(Error::SignedOut(SignOutReason::SessionRevoked));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut next = record;
+        if let Some(rt) = grant.refresh_token.clone() {
+            next.refresh_token = rt;
+        }
+        next.refresh_expires_at = self.refresh_deadline(now, &grant);
+        if let Some(scopes) = grant.scopes.clone() {
+            next.scopes = scopes;
+        }
+        let access = self.access_of(&grant, now);
+        let token = access.token.clone();
+        inner.access = Some(access);
+        inner.record = Some(next);
+        // Rotation is persisted before the new access token is used.
+        inner.unsaved = true;
+        self.flush_unsaved(inner)?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,263 @@
+//! Region discovery: which Roger regions exist and where their APIs and issuers are.
+//!
+//! The list is fetched from `{discovery_url}regions`, validated strictly, cached in memory for
+//! [`Config::region_cache_ttl`](crate::config::Config::region_cache_ttl) and persisted in the
+//! secure store, so a cold start offline still knows the trusted hosts. When a refresh fails
+//! (network down, malformed list), the last good list keeps being served.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::net::{read_json, UrlPolicy};
+use crate::store::{keys, SecureStore};
+
+/// Largest region list body accepted.
+const MAX_BODY: usize = 64 * 1024;
+/// Most regions accepted in one list.
+const MAX_REGIONS: usize = 64;
+
+/// One Roger region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Region {
+    /// Short id, e.g. `eu`.
+    pub id: String,
+    /// Name to show, e.g. `Europe`.
+    pub display_name: String,
+    /// Base URL of the region's API (also the origin its QR codes point at).
+    pub api_url: Url,
+    /// The OAuth issuer of the region.
+    pub issuer: String,
+    /// Where the region publishes events.
+    pub events_url: Url,
+}
+
+#[derive(Debug, Deserialize)]
+struct RegionList {
+    regions: Vec<Region>,
+}
+
+/// What is persisted: the list and when it was fetched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedRegions {
+    version: u32,
+    fetched_at: u64,
+    regions: Vec<Region>,
+}
+
+/// Checks a region list: non-empty, bounded, unique well-formed ids, allowed URLs, issuers that
+/// are URLs on the region's own origin.
+pub fn validate_regions(regions: &[Region], policy: UrlPolicy) -> Result<(), String> {
+    if regions.is_empty() {
+        return Err("the list is empty".into());
+    }
+    if regions.len() > MAX_REGIONS {
+        return Err(format!("more than {MAX_REGIONS} regions"));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in regions {
+        let id_ok = (1..=32).contains(&r.id.len())
+            && r.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            return Err("a region id is not 1-32 of [a-z0-9-]".into());
+        }
+        if !seen.insert(r.id.as_str()) {
+            return Err(format!("region `{}` is listed twice", r.id));
+        }
+        if r.display_name.trim().is_empty() || r.display_name.chars().count() > 64 {
+            return Err(format!("region `{}` has a bad display name", r.id));
+        }
+        policy
+            .check(&r.api_url)
+            .map_err(|why| format!("region `{}` apiUrl: {why}", r.id))?;
+        if r.api_url.query().is_some() || r.api_url.fragment().is_some() {
+            return Err(format!("region `{}` apiUrl has a query or fragment", r.id));
+        }
+        let issuer =
+            Url::parse(&r.issuer).map_err(|_| format!("region `{}` issuer is not a URL", r.id))?;
+        policy
+            .check(&issuer)
+            .map_err(|why| format!("region `{}` issuer: {why}", r.id))?;
+        if issuer.origin() != r.api_url.origin() {
+            return Err(format!("region `{}` issuer is not on its API origin", r.id));
+        }
+        match r.events_url.scheme() {
+            "amqps" => {}
+            _ => policy
+                .check(&r.events_url)
+                .map_err(|why| format!("region `{}` eventsUrl: {why}", r.id))?,
+        }
+    }
+    Ok(())
+}
+
+struct Cache {
+    regions: Vec<Region>,
+    fetched_at: u64,
+}
+
+/// Fetches, validates, caches and persists the region list.
+pub struct RegionDirectory {
+    http: reqwest::Client,
+    url: Url,
+    policy: UrlPolicy,
+    ttl: Duration,
+    store: Arc<dyn SecureStore>,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<Option<Cache>>,
+}
+
+impl std::fmt::Debug for RegionDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionDirectory")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegionDirectory {
+    /// A directory reading `{discovery_url}regions`.
+    pub fn new(
+        http: reqwest::Client,
+        discovery_url: &Url,
+        policy: UrlPolicy,
+        ttl: Duration,
+        store: Arc<dyn SecureStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let url = discovery_url
+            .join("regions")
+            .map_err(|e| Error::RefusedUrl {
+                context: "region discovery",
+                reason: e.to_string(),
+            })?;
+        policy.check(&url).map_err(|why| Error::RefusedUrl {
+            context: "region discovery",
+            reason: why.into(),
+        })?;
+        Ok(Self {
+            http,
+            url,
+            policy,
+            ttl,
+            store,
+            clock,
+            cache: Mutex::new(None),
+        })
+    }
+
+    /// The regions: from memory while fresh, else fetched; on a failed fetch, the last good list
+    /// (memory, then the persisted copy). Fails only when no list was ever obtained.
+    pub async fn regions(&self) -> Result<Vec<Region>, Error> {
+        let mut cache = self.cache.lock().await;
+        if cache.is_none() {
+            *cache = self.load_persisted();
+        }
+        let now = self.clock.unix_now();
+        if let Some(c) = cache.as_ref() {
+            if now.saturating_sub(c.fetched_at) < self.ttl.as_secs() {
+                return Ok(c.regions.clone());
+            }
+        }
+        match self.fetch().await {
+            Ok(regions) => {
+                self.persist(&regions, now);
+                *cache = Some(Cache {
+                    regions: regions.clone(),
+                    fetched_at: now,
+                });
+                Ok(regions)
+            }
+            Err(e) => match cache.as_ref() {
+                Some(c) => {
+                    tracing::warn!(error = %e, "region discovery failed; serving the last good list");
+                    Ok(c.regions.clone())
+                }
+                None => Err(Error::NoRegions(e.to_string())),
+            },
+        }
+    }
+
+    /// Drops the freshness of the cached list, so the next call fetches (keeps it as fallback).
+    pub async fn invalidate(&self) {
+        if let Some(c) = self.cache.lock().await.as_mut() {
+            c.fetched_at = 0;
+        }
+    }
+
+    /// One region by id.
+    pub async fn region(&self, id: &str) -> Result<Region, Error> {
+        self.regions()
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or_else(|| Error::UnknownRegion(id.to_owned()))
+    }
+
+    async fn fetch(&self) -> Result<Vec<Region>, Error> {
+        const CTX: &str = "fetching the region list";
+        let response = self
+            .http
+            .get(self.url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(Error::network(CTX))?;
+        if !response.status().is_success() {
+            return Err(Error::Http {
+                context: CTX,
+                status: response.status().as_u16(),
+                code: None,
+            });
+        }
+        let list: RegionList = read_json(response, MAX_BODY, CTX).await?;
+        validate_regions(&list.regions, self.policy).map_err(|why| Error::invalid(CTX, why))?;
+        Ok(list.regions)
+    }
+
+    fn load_persisted(&self) -> Option<Cache> {
+        let bytes = match self.store.get(keys::REGIONS) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the persisted region list");
+                return None;
+            }
+        };
+        let cached: CachedRegions = serde_json::from_slice(&bytes).ok()?;
+        if cached.version != 1 || validate_regions(&cached.regions, self.policy).is_err() {
+            return None;
+        }
+        Some(Cache {
+            regions: cached.regions,
+            fetched_at: cached.fetched_at,
+        })
+    }
+
+    fn persist(&self, regions: &[Region], fetched_at: u64) {
+        let record = CachedRegions {
+            version: 1,
+            fetched_at,
+            regions: regions.to_vec(),
+        };
+        let written = serde_json::to_vec(&record)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                self.store
+                    .set(keys::REGIONS, &bytes)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            // The list still works from memory; only an offline cold start loses it.
+            tracing::warn!(error = %e, "could not persist the region list");
+        }
+    }
+}

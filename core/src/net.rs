@@ -1,0 +1,142 @@
+//! The HTTP side: which URLs the core may talk to, and the one HTTP client it uses.
+
+use std::net::IpAddr;
+use url::{Host, Url};
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// Which URLs the core is allowed to contact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlPolicy {
+    /// Allow plain `http` to 127.0.0.1 / ::1 (tests and the demo only).
+    pub allow_insecure_loopback: bool,
+}
+
+impl UrlPolicy {
+    /// Accepts `https` URLs with a host, and `http` to a loopback IP when allowed.
+    /// Rejects userinfo (credentials in URLs) everywhere.
+    pub fn check(&self, url: &Url) -> Result<(), &'static str> {
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("credentials in a URL are not allowed");
+        }
+        match url.scheme() {
+            "https" if url.host().is_some() => Ok(()),
+            "https" => Err("URL has no host"),
+            "http" if self.allow_insecure_loopback && is_loopback(url) => Ok(()),
+            "http" if is_loopback(url) => {
+                Err("plain HTTP to loopback needs allow_insecure_loopback")
+            }
+            "http" => Err("plain HTTP is not allowed; use HTTPS"),
+            _ => Err("only https URLs are allowed"),
+        }
+    }
+}
+
+/// Whether the URL's host is a loopback IP literal (names like `localhost` are not trusted).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        _ => false,
+    }
+}
+
+/// Builds the core's HTTP client: rustls with TLS 1.2 or newer, no automatic redirects (OAuth
+/// responses must not be followed, and bearer tokens must never travel to another host),
+/// connect and request timeouts, and connection reuse.
+pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        .https_only(!config.allow_insecure_loopback)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(config.timeouts.connect)
+        .timeout(config.timeouts.request)
+        .pool_idle_timeout(std::time::Duration::from_secs(90))
+        .user_agent(concat!("roger-core/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Network {
+            context: "building the HTTP client",
+            source: e,
+        })
+}
+
+/// Reads a response body of at most `limit` bytes; a longer body is an error, not a truncation.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+    context: &'static str,
+) -> Result<Vec<u8>, Error> {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
+        return Err(Error::invalid(
+            context,
+            format!("body larger than {limit} bytes"),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Error::network(context))? {
+        if body.len() + chunk.len() > limit {
+            return Err(Error::invalid(
+                context,
+                format!("body larger than {limit} bytes"),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and parses a JSON body of at most `limit` bytes.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    response: reqwest::Response,
+    limit: usize,
+    context: &'static str,
+) -> Result<T, Error> {
+    let body = read_limited(response, limit, context).await?;
+    serde_json::from_slice(&body).map_err(|e| Error::invalid(context, format!("bad JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn https_is_always_allowed() {
+        let p = UrlPolicy::default();
+        assert!(p.check(&u("https://eu.roger.myq.cloud/x")).is_ok());
+    }
+
+    #[test]
+    fn http_only_to_loopback_ips_and_only_when_allowed() {
+        let strict = UrlPolicy::default();
+        let lax = UrlPolicy {
+            allow_insecure_loopback: true,
+        };
+        for url in ["http://127.0.0.1:1234/", "http://[::1]:80/"] {
+            assert!(strict.check(&u(url)).is_err(), "{url}");
+            assert!(lax.check(&u(url)).is_ok(), "{url}");
+        }
+        for url in [
+            "http://localhost/",
+            "http://127.0.0.1.evil.com/",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+        ] {
+            assert!(lax.check(&u(url)).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn userinfo_is_rejected() {
+        let p = UrlPolicy::default();
+        assert!(p.check(&u("https://user:pw@eu.roger.myq.cloud/")).is_err());
+    }
+}
