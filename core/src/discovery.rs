@@ -261,3 +261,148 @@ impl RegionDirectory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+    use crate::store::MemoryStore;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const LOOPBACK: UrlPolicy = UrlPolicy {
+        allow_insecure_loopback: true,
+    };
+
+    fn list(server: &MockServer) -> serde_json::Value {
+        let base = server.uri();
+        serde_json::json!({"regions": [
+            {"id": "eu", "displayName": "Europe", "apiUrl": format!("{base}/eu/"),
+             "issuer": format!("{base}/eu"), "eventsUrl": "amqps://eu.amqp.myq.cloud"},
+            {"id": "us", "displayName": "United States", "apiUrl": format!("{base}/us/"),
+             "issuer": format!("{base}/us"), "eventsUrl": format!("{base}/us/events")}
+        ]})
+    }
+
+    fn directory(
+        server: &MockServer,
+        store: Arc<MemoryStore>,
+        clock: Arc<OffsetClock>,
+    ) -> RegionDirectory {
+        let url = Url::parse(&format!("{}/", server.uri())).unwrap();
+        RegionDirectory::new(
+            reqwest::Client::new(),
+            &url,
+            LOOPBACK,
+            Duration::from_secs(3600),
+            store,
+            clock,
+        )
+        .unwrap()
+    }
+
+    async fn serve(server: &MockServer, body: serde_json::Value) {
+        server.reset().await;
+        Mock::given(method("GET"))
+            .and(path("/regions"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn fetches_caches_and_refetches_after_the_ttl() {
+        let server = MockServer::start().await;
+        serve(&server, list(&server)).await;
+        let clock = Arc::new(OffsetClock::new());
+        let dir = directory(&server, Arc::new(MemoryStore::new()), clock.clone());
+        assert_eq!(dir.regions().await.unwrap().len(), 2);
+        assert_eq!(dir.region("us").await.unwrap().display_name, "United States");
+        assert!(matches!(dir.region("xx").await, Err(Error::UnknownRegion(_))));
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+        clock.advance(Duration::from_secs(3601));
+        dir.regions().await.unwrap();
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn cold_start_offline_uses_the_persisted_list() {
+        let server = MockServer::start().await;
+        serve(&server, list(&server)).await;
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(OffsetClock::new());
+        directory(&server, store.clone(), clock.clone()).regions().await.unwrap();
+        let url = Url::parse(&format!("{}/", server.uri())).unwrap();
+        drop(server); // the network is gone
+        clock.advance(Duration::from_secs(7200)); // and the cache is stale
+        let dir = RegionDirectory::new(
+            reqwest::Client::new(),
+            &url,
+            LOOPBACK,
+            Duration::from_secs(3600),
+            store,
+            clock,
+        )
+        .unwrap();
+        let regions = dir.regions().await.unwrap();
+        assert_eq!(regions[0].id, "eu");
+    }
+
+    #[tokio::test]
+    async fn first_start_offline_is_a_typed_error() {
+        let server = MockServer::start().await;
+        let url = Url::parse(&format!("{}/", server.uri())).unwrap();
+        drop(server);
+        let dir = RegionDirectory::new(
+            reqwest::Client::new(),
+            &url,
+            LOOPBACK,
+            Duration::from_secs(3600),
+            Arc::new(MemoryStore::new()),
+            Arc::new(OffsetClock::new()),
+        )
+        .unwrap();
+        let err = dir.regions().await.unwrap_err();
+        assert!(matches!(err, Error::NoRegions(_)));
+        assert_eq!(err.kind(), crate::ErrorKind::Network);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_or_insecure_list_is_rejected_and_the_old_one_kept() {
+        let server = MockServer::start().await;
+        serve(&server, list(&server)).await;
+        let clock = Arc::new(OffsetClock::new());
+        let dir = directory(&server, Arc::new(MemoryStore::new()), clock.clone());
+        let good = dir.regions().await.unwrap();
+        let mut insecure = list(&server);
+        insecure["regions"][0]["apiUrl"] = "http://eu.roger.example/".into();
+        let mut foreign_issuer = list(&server);
+        foreign_issuer["regions"][1]["issuer"] = "https://evil.example".into();
+        let mut duplicate = list(&server);
+        duplicate["regions"][1]["id"] = "eu".into();
+        for bad in [
+            serde_json::json!({"regions": "nope"}),
+            serde_json::json!({"regions": []}),
+            insecure,
+            foreign_issuer,
+            duplicate,
+        ] {
+            serve(&server, bad.clone()).await;
+            clock.advance(Duration::from_secs(3601));
+            assert_eq!(dir.regions().await.unwrap(), good, "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_regions_are_refused_without_the_loopback_switch() {
+        let r = Region {
+            id: "eu".into(),
+            display_name: "Europe".into(),
+            api_url: Url::parse("http://127.0.0.1:9/").unwrap(),
+            issuer: "http://127.0.0.1:9".into(),
+            events_url: Url::parse("http://127.0.0.1:9/events").unwrap(),
+        };
+        assert!(validate_regions(std::slice::from_ref(&r), UrlPolicy::default()).is_err());
+        assert!(validate_regions(&[r], LOOPBACK).is_ok());
+    }
+}
