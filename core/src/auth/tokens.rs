@@ -353,3 +353,283 @@ impl TokenManager {
         Ok(token)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OffsetClock;
+    use crate::net::UrlPolicy;
+    use crate::store::{MemoryStore, StoreError};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    const KEY: &str = "account.test";
+
+    /// Token endpoint that rotates: refresh token `rt-N` is answered with `rt-(N+1)` and `at-(N+1)`;
+    /// anything but the newest is `invalid_grant`.
+    struct Rotating {
+        current: AtomicUsize,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Respond for Rotating {
+        fn respond(&self, req: &Request) -> ResponseTemplate {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let body = String::from_utf8_lossy(&req.body);
+            let n = self.current.load(Ordering::SeqCst);
+            if !body.contains(&format!("refresh_token=rt-{n}")) {
+                return ResponseTemplate::new(400)
+                    .set_body_json(serde_json::json!({"error": "invalid_grant"}));
+            }
+            self.current.store(n + 1, Ordering::SeqCst);
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(50))
+                .set_body_json(serde_json::json!({
+                    "access_token": format!("at-{}", n + 1),
+                    "token_type": "Bearer",
+                    "expires_in": 1200,
+                    "refresh_token": format!("rt-{}", n + 1),
+                    "refresh_token_expires_in": 7776000
+                }))
+        }
+    }
+
+    struct Fixture {
+        server: MockServer,
+        store: Arc<MemoryStore>,
+        clock: Arc<OffsetClock>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    async fn fixture() -> Fixture {
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/.well-known/oauth-authorization-server"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": issuer,
+                "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+                "token_endpoint": format!("{issuer}/oauth/token"),
+                "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+                "code_challenge_methods_supported": ["S256"]
+            })))
+            .mount(&server)
+            .await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .and(body_string_contains("grant_type=refresh_token"))
+            .respond_with(Rotating {
+                current: AtomicUsize::new(0),
+                calls: calls.clone(),
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/revoke"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        Fixture {
+            server,
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(OffsetClock::new()),
+            calls,
+        }
+    }
+
+    impl Fixture {
+        fn record(&self) -> AccountRecord {
+            AccountRecord {
+                version: RECORD_VERSION,
+                provider: Provider::Roger,
+                account_id: Some("u1".into()),
+                region: Some("eu".into()),
+                issuer: self.server.uri(),
+                client_id: "roger-mobile".into(),
+                refresh_token: Secret::new("rt-0"),
+                refresh_expires_at: self.clock.unix_now() + 1000,
+                scopes: vec!["jobs".into()],
+                signed_in_at: self.clock.unix_now(),
+            }
+        }
+
+        fn manager(&self) -> TokenManager {
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let policy = UrlPolicy {
+                allow_insecure_loopback: true,
+            };
+            let clock: Arc<dyn Clock> = self.clock.clone();
+            let deps = TokenManagerDeps {
+                http: http.clone(),
+                store: self.store.clone(),
+                clock: clock.clone(),
+                metadata: Arc::new(MetadataCache::new(
+                    http,
+                    policy,
+                    Duration::from_secs(60),
+                    clock,
+                )),
+                refresh_margin: Duration::from_secs(60),
+                default_refresh_lifetime: Duration::from_secs(1000),
+                locate: Arc::new(|r: &AccountRecord| MetadataLocation::Rfc8414 {
+                    issuer: r.issuer.clone(),
+                }),
+                client_id: "roger-mobile".into(),
+                redirect_uri: url::Url::parse("com.myq.roger:/oauth2redirect").unwrap(),
+            };
+            TokenManager::load(Provider::Roger, KEY, deps).unwrap()
+        }
+
+        fn stored(&self) -> AccountRecord {
+            AccountRecord::from_bytes(&self.store.get(KEY).unwrap().unwrap()).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_refresh_and_rotation_is_persisted() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = Arc::new(f.manager());
+        assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let m = m.clone();
+                tokio::spawn(async move { m.access_token().await })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap().expose(), "at-1");
+        }
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+        // The token is reused until it nears expiry, then refreshed again.
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        f.clock.advance(Duration::from_secs(1200 - 30));
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-2");
+        assert_eq!(f.stored().refresh_token.expose(), "rt-2");
+    }
+
+    #[tokio::test]
+    async fn a_new_instance_resumes_from_the_store() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        f.manager().access_token().await.unwrap();
+        let again = f.manager();
+        assert_eq!(again.access_token().await.unwrap().expose(), "at-2");
+    }
+
+    #[tokio::test]
+    async fn a_rejected_refresh_token_signs_out_cleanly_without_retrying() {
+        let f = fixture().await;
+        let mut record = f.record();
+        record.refresh_token = Secret::new("rt-stale");
+        f.store.set(KEY, &record.to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        let mut states = m.subscribe();
+        let err = m.access_token().await.unwrap_err();
+        assert!(matches!(
+            err,
+            Error::SignedOut(SignOutReason::SessionRevoked)
+        ));
+        assert_eq!(
+            *states.borrow_and_update(),
+            AuthState::SignedOut {
+                reason: SignOutReason::SessionRevoked
+            }
+        );
+        assert_eq!(f.store.get(KEY).unwrap(), None);
+        // Further calls fail fast: no loop, no request.
+        assert!(matches!(m.access_token().await, Err(Error::SignedOut(_))));
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_expired_sliding_window_signs_out_without_a_request() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.clock.advance(Duration::from_secs(1001));
+        let err = m.access_token().await.unwrap_err();
+        assert!(matches!(
+            err,
+            Error::SignedOut(SignOutReason::SessionExpired)
+        ));
+        assert_eq!(err.kind(), crate::ErrorKind::SignInRequired);
+        assert_eq!(f.calls.load(Ordering::SeqCst), 0);
+        assert_eq!(f.store.get(KEY).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_write_withholds_the_token_and_keeps_the_session() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.store.set_fail_writes(true);
+        let err = m.access_token().await.unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Platform(_))));
+        assert_eq!(err.kind(), crate::ErrorKind::Storage);
+        // The old record is intact, and the rotated token is not lost: it is still in memory.
+        assert_eq!(f.stored().refresh_token.expose(), "rt-0");
+        assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+        f.store.set_fail_writes(false);
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_401_forces_one_refresh_and_one_retry() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        m.access_token().await.unwrap(); // at-1, which the API now rejects
+        Mock::given(method("GET"))
+            .and(path("/api/thing"))
+            .and(wiremock::matchers::header("authorization", "Bearer at-2"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&f.server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/thing"))
+            .respond_with(ResponseTemplate::new(401))
+            .mount(&f.server)
+            .await;
+        let url = format!("{}/api/thing", f.server.uri());
+        let http = reqwest::Client::new();
+        let response = m
+            .send("test", |token| http.get(&url).bearer_auth(token))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn sign_out_revokes_and_wipes() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        m.sign_out().await.unwrap();
+        assert_eq!(f.store.get(KEY).unwrap(), None);
+        assert_eq!(
+            m.state(),
+            AuthState::SignedOut {
+                reason: SignOutReason::UserSignedOut
+            }
+        );
+        let revoked = f
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/oauth/revoke")
+            .count();
+        assert_eq!(revoked, 1);
+    }
+}
