@@ -7,3 +7,6 @@
 
 /// The version of this crate, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub mod pairing;
+pub mod qr;
