@@ -1,0 +1,318 @@
+//! Print jobs of the user: create (with a pre-authenticated download URL the server stores but
+//! never fetches), list, read, cancel, and release to the printer of the active session,
+//! idempotently by `clientRequestId`.
+
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{parse_unique_pairs, ApiJson, PathParam};
+use crate::region::Shared;
+use crate::secret::new_id;
+use crate::store::{Duplex, Job, JobOptions, JobState, JobTransfer, ReleaseRecord, Store};
+use crate::validate;
+
+/// Largest document size accepted (OneDrive's own limit is 250 GB).
+const MAX_DOCUMENT_BYTES: u64 = 250 * 1024 * 1024 * 1024;
+
+/// `POST /api/v1/jobs` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateJob {
+    file_name: String,
+    size: u64,
+    content_type: String,
+    download_url: String,
+    #[serde(default)]
+    options: OptionsInput,
+}
+
+/// Print options as sent; absent members take defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OptionsInput {
+    copies: Option<u32>,
+    duplex: Option<Duplex>,
+    color: Option<bool>,
+    page_ranges: Option<String>,
+}
+
+impl OptionsInput {
+    fn validate(self) -> Result<JobOptions, ApiError> {
+        let copies = self.copies.unwrap_or(1);
+        if !(1..=999).contains(&copies) {
+            return Err(ApiError::invalid("`options.copies` must be 1–999"));
+        }
+        let page_ranges = match self.page_ranges {
+            Some(r) => Some(validate::page_ranges(&r)?.to_string()),
+            None => None,
+        };
+        Ok(JobOptions {
+            copies: copies as u16,
+            duplex: self.duplex.unwrap_or_default(),
+            color: self.color.unwrap_or(false),
+            page_ranges,
+        })
+    }
+}
+
+/// `POST /api/v1/jobs/release` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReleaseRequest {
+    job_ids: Vec<String>,
+    client_request_id: String,
+}
+
+/// A job as the user sees it (no download URL).
+pub fn job_json(job: &Job) -> Value {
+    json!({
+        "id": job.id,
+        "fileName": job.file_name,
+        "size": job.transfer.as_ref().map(|t| t.size),
+        "contentType": job.transfer.as_ref().map(|t| &t.content_type),
+        "options": job.options,
+        "state": job.state,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "expiresAt": job.expires_at,
+        "printerId": job.printer_id,
+        "failureReason": job.failure_reason,
+    })
+}
+
+fn job_not_found() -> ApiError {
+    ApiError::not_found(ErrorCode::JobNotFound, "no such job")
+}
+
+/// The caller's job with this id.
+fn owned_job<'a>(store: &'a Store, caller: &Caller, id: &str) -> Result<&'a Job, ApiError> {
+    let id = validate::id("id", id)?;
+    store
+        .jobs
+        .get(id)
+        .filter(|j| j.owner_id == caller.user_id)
+        .ok_or_else(job_not_found)
+}
+
+/// `POST /api/v1/jobs`: a waiting job for the user (from the phone, or from a printer in a
+/// session with `jobs.submit`).
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateJob>,
+) -> Result<Response, ApiError> {
+    caller.require_either("print", "jobs.submit")?;
+    let file_name = validate::file_name(&body.file_name)?.to_string();
+    let content_type = validate::content_type(&body.content_type)?.to_string();
+    let download_url = validate::transfer_url("downloadUrl", &body.download_url)?;
+    if !(1..=MAX_DOCUMENT_BYTES).contains(&body.size) {
+        return Err(ApiError::invalid("`size` must be 1 byte to 250 GiB"));
+    }
+    let options = body.options.validate()?;
+    let now = state.now();
+    let mut store = state.lock();
+    let open = store
+        .jobs
+        .values()
+        .filter(|j| j.owner_id == caller.user_id && !j.state.is_final())
+        .count();
+    if open >= state.config.limits.max_open_jobs_per_user {
+        return Err(ApiError::conflict(
+            ErrorCode::QuotaExceeded,
+            "too many open jobs",
+        ));
+    }
+    let id = new_id("job");
+    let job = Job {
+        id: id.clone(),
+        owner_id: caller.user_id.clone(),
+        file_name,
+        options,
+        state: JobState::Waiting,
+        created_at: now,
+        updated_at: now,
+        expires_at: now.plus(Duration::from_secs(state.config.lifetimes.job_expiry_secs)),
+        printer_id: None,
+        session_id: None,
+        failure_reason: None,
+        transfer: Some(JobTransfer {
+            download_url,
+            size: body.size,
+            content_type,
+        }),
+    };
+    let body = job_json(&job);
+    store.jobs.insert(id.clone(), job);
+    store.set_job_state(&id, JobState::Waiting, None, now);
+    tracing::info!(job = %id, user = %caller.user_id, "job created");
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/jobs/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /api/v1/jobs[?state=waiting]`: the user's jobs, newest first.
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_either("print", "jobs.release")?;
+    let params =
+        parse_unique_pairs(query.unwrap_or_default().as_bytes()).map_err(ApiError::invalid)?;
+    let filter = match params.get("state") {
+        None => None,
+        Some(s) => Some(
+            serde_json::from_value::<JobState>(Value::String(s.clone()))
+                .map_err(|_| ApiError::invalid("unknown `state`"))?,
+        ),
+    };
+    let store = state.lock();
+    let mut jobs: Vec<&Job> = store
+        .jobs
+        .values()
+        .filter(|j| j.owner_id == caller.user_id && filter.is_none_or(|f| j.state == f))
+        .collect();
+    jobs.sort_by(|a, b| {
+        b.created_at
+            .cmp(&a.created_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    Ok(Json(
+        json!({ "jobs": jobs.into_iter().map(job_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `GET /api/v1/jobs/{id}`.
+pub async fn get_one(
+    State(state): State<Shared>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_either("print", "jobs.release")?;
+    let store = state.lock();
+    owned_job(&store, &caller, &id).map(|j| Json(job_json(j)))
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`: from waiting or releasing; cancelling again is a no-op.
+pub async fn cancel(
+    State(state): State<Shared>,
+    caller: Caller,
+    PathParam(id): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_either("print", "jobs.release")?;
+    let mut store = state.lock();
+    let job = owned_job(&store, &caller, &id)?;
+    let id = job.id.clone();
+    match job.state {
+        JobState::Waiting | JobState::Releasing => {
+            store.set_job_state(&id, JobState::Cancelled, None, state.now());
+        }
+        JobState::Cancelled => {}
+        other => {
+            return Err(ApiError::conflict(
+                ErrorCode::InvalidStateTransition,
+                format!("a job that is {} cannot be cancelled", state_name(other)),
+            ))
+        }
+    }
+    owned_job(&store, &caller, &id).map(|j| Json(job_json(j)))
+}
+
+/// `POST /api/v1/jobs/release`: releases waiting jobs to the printer of the active session.
+/// The same `clientRequestId` with the same jobs replays the first answer; with other jobs it
+/// is a 409.
+pub async fn release(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ReleaseRequest>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require_either("print", "jobs.release")?;
+    let request_id = validate::id("clientRequestId", &body.client_request_id)?.to_string();
+    let max = state.config.limits.max_release_batch;
+    if body.job_ids.is_empty() || body.job_ids.len() > max {
+        return Err(ApiError::invalid(format!("`jobIds` must hold 1–{max} ids")));
+    }
+    let mut job_ids = body
+        .job_ids
+        .iter()
+        .map(|id| validate::id("jobIds", id).map(String::from))
+        .collect::<Result<Vec<_>, _>>()?;
+    job_ids.sort();
+    job_ids.dedup();
+
+    let now = state.now();
+    let mut store = state.lock();
+    if let Some(previous) = store
+        .releases
+        .get(&caller.user_id)
+        .and_then(|r| r.get(&request_id))
+    {
+        return if previous.job_ids == job_ids {
+            Ok(Json(previous.response.clone()))
+        } else {
+            Err(ApiError::conflict(
+                ErrorCode::IdempotencyConflict,
+                "this clientRequestId was used for other jobs",
+            ))
+        };
+    }
+    let session = store.session_of(&caller).cloned().ok_or_else(|| {
+        ApiError::conflict(ErrorCode::NoActiveSession, "log in at a printer first")
+    })?;
+    for id in &job_ids {
+        let job = owned_job(&store, &caller, id)?;
+        if job.state != JobState::Waiting {
+            return Err(ApiError::conflict(
+                ErrorCode::JobNotReleasable,
+                format!("job {id} is {}, not waiting", state_name(job.state)),
+            ));
+        }
+    }
+    for id in &job_ids {
+        if let Some(job) = store.jobs.get_mut(id) {
+            job.printer_id = Some(session.printer_id.clone());
+            job.session_id = Some(session.id.clone());
+        }
+        store.set_job_state(id, JobState::Releasing, None, now);
+    }
+    let jobs: Vec<Value> = job_ids
+        .iter()
+        .filter_map(|id| store.jobs.get(id))
+        .map(job_json)
+        .collect();
+    let response = json!({
+        "clientRequestId": request_id,
+        "sessionId": session.id,
+        "printerId": session.printer_id,
+        "jobs": jobs,
+    });
+    tracing::info!(session = %session.id, count = job_ids.len(), "jobs released");
+    store.remember_release(
+        &caller.user_id,
+        &request_id,
+        ReleaseRecord {
+            job_ids,
+            response: response.clone(),
+            at: now,
+        },
+    );
+    Ok(Json(response))
+}
+
+/// The wire name of a state, for messages.
+pub fn state_name<T: serde::Serialize>(state: T) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
