@@ -285,10 +285,10 @@ pub async fn release(
         }
         store.set_job_state(id, JobState::Releasing, None, now);
     }
+    // Kept for replays, so it holds ids and states only, not document metadata.
     let jobs: Vec<Value> = job_ids
         .iter()
-        .filter_map(|id| store.jobs.get(id))
-        .map(job_json)
+        .map(|id| json!({ "id": id, "state": JobState::Releasing }))
         .collect();
     let response = json!({
         "clientRequestId": request_id,
