@@ -112,7 +112,7 @@ impl EventLog {
     /// The user's events after `after`, and whether some events after `after` are gone.
     fn replay(&self, user_id: &str, after: u64) -> (Vec<Arc<Event>>, bool) {
         let first_kept = self.backlog.front().map_or(self.next_id, |e| e.id);
-        let gap = after + 1 < first_kept || after >= self.next_id;
+        let gap = after.saturating_add(1) < first_kept || after >= self.next_id;
         let events = self
             .backlog
             .iter()

@@ -172,6 +172,15 @@ async fn resync_when_the_backlog_no_longer_reaches_back() {
     }
     assert!(raw.starts_with("event: resync"), "{raw}");
 
+    // An id from the future (e.g. from before a server restart) also means: resync.
+    let mut future = open(eu, &alice, Some(u64::MAX)).await;
+    let chunk = tokio::time::timeout(Duration::from_secs(5), future.chunk())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&chunk).starts_with("event: resync"));
+
     let response = http()
         .get(eu.events_url.clone())
         .bearer_auth(&alice)
