@@ -78,7 +78,7 @@ impl Default for Timeouts {
 pub const GRAPH_SCOPES: [&str; 3] = ["Files.ReadWrite", "offline_access", "User.Read"];
 
 /// Scopes the app asks Roger for.
-pub const ROGER_SCOPES: [&str; 4] = ["openid", "jobs", "scan", "offline_access"];
+pub const ROGER_SCOPES: [&str; 4] = ["print", "scan", "pair", "offline_access"];
 
 fn parse_static(url: &str) -> Url {
     // Only called on the literals below, which are valid URLs.

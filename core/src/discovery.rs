@@ -317,8 +317,14 @@ mod tests {
         let clock = Arc::new(OffsetClock::new());
         let dir = directory(&server, Arc::new(MemoryStore::new()), clock.clone());
         assert_eq!(dir.regions().await.unwrap().len(), 2);
-        assert_eq!(dir.region("us").await.unwrap().display_name, "United States");
-        assert!(matches!(dir.region("xx").await, Err(Error::UnknownRegion(_))));
+        assert_eq!(
+            dir.region("us").await.unwrap().display_name,
+            "United States"
+        );
+        assert!(matches!(
+            dir.region("xx").await,
+            Err(Error::UnknownRegion(_))
+        ));
         assert_eq!(server.received_requests().await.unwrap().len(), 1);
         clock.advance(Duration::from_secs(3601));
         dir.regions().await.unwrap();
@@ -331,7 +337,10 @@ mod tests {
         serve(&server, list(&server)).await;
         let store = Arc::new(MemoryStore::new());
         let clock = Arc::new(OffsetClock::new());
-        directory(&server, store.clone(), clock.clone()).regions().await.unwrap();
+        directory(&server, store.clone(), clock.clone())
+            .regions()
+            .await
+            .unwrap();
         let url = Url::parse(&format!("{}/", server.uri())).unwrap();
         drop(server); // the network is gone
         clock.advance(Duration::from_secs(7200)); // and the cache is stale

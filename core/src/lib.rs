@@ -10,3 +10,17 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod pairing;
 pub mod qr;
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod net;
+pub mod oauth;
+pub mod secret;
+pub mod store;
+
+pub use config::Config;
+pub use error::{Error, ErrorKind};
+pub mod accounts;

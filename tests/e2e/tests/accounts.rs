@@ -1,0 +1,398 @@
+//! Accounts against the reference cloud: sign-in, refresh rotation, reuse detection, sliding
+//! expiry, redirect checks, single-flight refresh under load, and store failures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roger_core::accounts::{Accounts, OpenOptions};
+use roger_core::auth::AuthState;
+use roger_core::clock::{Clock, OffsetClock};
+use roger_core::error::{SignInError, SignOutReason};
+use roger_core::secret::Secret;
+use roger_core::store::{keys, MemoryStore, SecureStore};
+use roger_core::{Error, ErrorKind};
+use roger_e2e::core_config;
+use roger_sim::{Cloud, CloudHandle, SimConfig};
+
+struct World {
+    cloud: CloudHandle,
+    store: Arc<MemoryStore>,
+    clock: Arc<OffsetClock>,
+}
+
+impl World {
+    async fn start() -> Self {
+        Self {
+            cloud: Cloud::start(SimConfig::default()).await.unwrap(),
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(OffsetClock::new()),
+        }
+    }
+
+    fn open(&self) -> Accounts {
+        self.open_with(self.store.clone())
+    }
+
+    fn open_with(&self, store: Arc<dyn SecureStore>) -> Accounts {
+        let clock: Arc<dyn Clock> = self.clock.clone();
+        Accounts::open(
+            core_config(&self.cloud),
+            store,
+            OpenOptions {
+                data_dir: None,
+                clock: Some(clock),
+            },
+        )
+        .unwrap()
+    }
+
+    /// Both clocks move: the server's (token lifetimes) and the phone's.
+    fn advance(&self, by: Duration) {
+        self.cloud.clock().advance(by);
+        self.clock.advance(by);
+    }
+
+    fn eu(&self) -> &roger_sim::RegionHandle {
+        self.cloud.region("eu").unwrap()
+    }
+
+    async fn sign_in(&self, accounts: &Accounts) {
+        let url = accounts.begin_sign_in(Some("eu")).await.unwrap();
+        let redirect = self
+            .eu()
+            .browser_login(&url, "alice@contoso.example", "alice-password")
+            .unwrap();
+        let state = accounts.complete_sign_in(redirect.as_str()).await.unwrap();
+        assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
+    }
+
+    fn stored_refresh_token(&self) -> Option<String> {
+        let bytes = self.store.get(keys::ROGER_ACCOUNT).unwrap()?;
+        let record = roger_core::auth::AccountRecord::from_bytes(&bytes).unwrap();
+        Some(record.refresh_token.expose().to_owned())
+    }
+}
+
+async fn printers_status(accounts: &Accounts) -> Result<u16, Error> {
+    let region = accounts.signed_in_region().await?;
+    let url = region.api_url.join("api/v1/printers").unwrap();
+    let http = accounts.http().clone();
+    let response = accounts
+        .roger()
+        .send("listing printers", |token| http.get(url.clone()).bearer_auth(token))
+        .await?;
+    Ok(response.status().as_u16())
+}
+
+#[tokio::test]
+async fn pkce_sign_in_over_http_then_an_authorised_call() {
+    let w = World::start().await;
+    let accounts = w.open();
+    let url = accounts.begin_sign_in(Some("eu")).await.unwrap();
+    assert!(url.query_pairs().any(|(k, v)| k == "code_challenge_method" && v == "S256"));
+    // Play the browser over real HTTP: the login form posts the query back with credentials.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut form: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    form.push(("username".into(), "alice@contoso.example".into()));
+    form.push(("password".into(), "alice-password".into()));
+    form.push(("action".into(), "approve".into()));
+    let mut endpoint = url.clone();
+    endpoint.set_query(None);
+    let response = http.post(endpoint).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let state = accounts.complete_sign_in(&location).await.unwrap();
+    assert_eq!(
+        state,
+        AuthState::SignedIn {
+            account_id: None,
+            region: Some("eu".into())
+        }
+    );
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().authorization_code_requests(), 1);
+    assert!(w.stored_refresh_token().is_some());
+}
+
+#[tokio::test]
+async fn password_grant_only_where_the_tenant_allows_it() {
+    let w = World::start().await;
+    let accounts = w.open();
+    let state = accounts
+        .sign_in_with_password(Some("eu"), "carol@fabrikam.example", Secret::new("carol-password"))
+        .await
+        .unwrap();
+    assert!(matches!(state, AuthState::SignedIn { .. }));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+
+    let other = w.open_with(Arc::new(MemoryStore::new()));
+    let err = other
+        .sign_in_with_password(Some("eu"), "alice@contoso.example", Secret::new("alice-password"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::SignInFailed, "{err}");
+    let bad = other
+        .sign_in_with_password(Some("eu"), "carol@fabrikam.example", Secret::new("wrong"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.kind(), ErrorKind::SignInRequired, "{bad}");
+}
+
+#[tokio::test]
+async fn refresh_rotation_survives_a_restart_of_the_core() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    let first = w.stored_refresh_token().unwrap();
+    drop(accounts);
+
+    // A new instance has no access token in memory: it refreshes from the stored token.
+    let accounts = w.open();
+    assert!(matches!(accounts.roger().state(), AuthState::SignedIn { .. }));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    let second = w.stored_refresh_token().unwrap();
+    assert_ne!(first, second, "the refresh token rotates and the new one is stored");
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn reusing_an_old_refresh_token_signs_everyone_out() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    // Keep a copy of the store as it was (an attacker's or a restored backup's copy).
+    let copy = Arc::new(MemoryStore::new());
+    let record = w.store.get(keys::ROGER_ACCOUNT).unwrap().unwrap();
+    copy.set(keys::ROGER_ACCOUNT, &record).unwrap();
+
+    w.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200); // rotated once
+
+    let stale = w.open_with(copy);
+    let err = printers_status(&stale).await.unwrap_err();
+    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+    // Reuse revoked the whole family: the legitimate instance is signed out at its next refresh.
+    w.advance(Duration::from_secs(21 * 60));
+    let err = printers_status(&accounts).await.unwrap_err();
+    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+    assert_eq!(
+        accounts.roger().state(),
+        AuthState::SignedOut {
+            reason: SignOutReason::SessionRevoked
+        }
+    );
+    assert_eq!(w.stored_refresh_token(), None);
+}
+
+#[tokio::test]
+async fn an_unused_session_expires_after_the_sliding_window() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    // Used within the window: it slides.
+    w.advance(Duration::from_secs(80 * 24 * 3600));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    w.advance(Duration::from_secs(80 * 24 * 3600));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    // Unused for more than 90 days: signed out, cleanly.
+    w.advance(Duration::from_secs(91 * 24 * 3600));
+    let err = printers_status(&accounts).await.unwrap_err();
+    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionExpired)), "{err}");
+
+    // The server agrees: even with the phone's clock behind, the token is refused there.
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    w.cloud.clock().advance(Duration::from_secs(91 * 24 * 3600));
+    drop(accounts);
+    let accounts = w.open();
+    let err = printers_status(&accounts).await.unwrap_err();
+    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+}
+
+#[tokio::test]
+async fn a_forged_redirect_is_refused_before_any_token_request() {
+    let w = World::start().await;
+    let accounts = w.open();
+    let url = accounts.begin_sign_in(Some("eu")).await.unwrap();
+    let good = w
+        .eu()
+        .browser_login(&url, "alice@contoso.example", "alice-password")
+        .unwrap();
+    let with = |name: &str, value: &str| {
+        let mut u = good.clone();
+        let pairs: Vec<(String, String)> = good
+            .query_pairs()
+            .into_owned()
+            .map(|(k, v)| if k == name { (k, value.to_owned()) } else { (k, v) })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        u.to_string()
+    };
+    let us_issuer = w.cloud.region("us").unwrap().issuer.clone();
+    let cases = [
+        (with("state", "forged"), SignInError::StateMismatch),
+        (good.as_str().replace("oauth2redirect", "elsewhere"), SignInError::RedirectMismatch),
+        // A mix-up ends the attempt: the pending sign-in is dropped.
+        (with("iss", &us_issuer), SignInError::IssuerMismatch),
+        (good.to_string(), SignInError::NotStarted),
+    ];
+    for (redirect, want) in cases {
+        match accounts.complete_sign_in(&redirect).await {
+            Err(Error::SignIn(got)) => assert_eq!(got, want, "{redirect}"),
+            other => panic!("{redirect}: {other:?}"),
+        }
+    }
+    assert_eq!(w.eu().stats().authorization_code_requests(), 0);
+    assert_eq!(w.stored_refresh_token(), None);
+
+    // A denial at the browser is a typed refusal.
+    let other = w.open_with(Arc::new(MemoryStore::new()));
+    let url = other.begin_sign_in(Some("eu")).await.unwrap();
+    let denied = w.eu().browser_deny(&url).unwrap();
+    let err = other.complete_sign_in(denied.as_str()).await.unwrap_err();
+    assert!(matches!(err, Error::SignIn(SignInError::Refused(ref e)) if e == "access_denied"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_calls_with_an_expired_token_refresh_once() {
+    let w = World::start().await;
+    let accounts = Arc::new(w.open());
+    w.sign_in(&accounts).await;
+    w.advance(Duration::from_secs(21 * 60));
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let accounts = accounts.clone();
+            tokio::spawn(async move { printers_status(&accounts).await })
+        })
+        .collect();
+    for call in futures::future::join_all(calls).await {
+        assert_eq!(call.unwrap().unwrap(), 200);
+    }
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_401_from_an_expired_token_is_recovered_with_one_refresh() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    // Only the server's clock moves: the phone still believes its token is fresh.
+    w.cloud.clock().advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_store_that_fails_on_write_loses_nothing_and_says_so() {
+    let w = World::start().await;
+    let accounts = w.open();
+    let url = accounts.begin_sign_in(Some("eu")).await.unwrap();
+    let redirect = w
+        .eu()
+        .browser_login(&url, "alice@contoso.example", "alice-password")
+        .unwrap();
+    w.store.set_fail_writes(true);
+    let err = accounts.complete_sign_in(redirect.as_str()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert_eq!(w.store.keys(), ["regions"], "no account record was half-written");
+    assert!(matches!(accounts.roger().state(), AuthState::SignedOut { .. }));
+
+    // Signed in, then the store breaks during a rotation: the stored record stays whole.
+    w.store.set_fail_writes(false);
+    w.sign_in(&accounts).await;
+    let before = w.stored_refresh_token().unwrap();
+    w.store.set_fail_writes(true);
+    w.advance(Duration::from_secs(21 * 60));
+    let err = printers_status(&accounts).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Storage);
+    assert_eq!(w.stored_refresh_token().unwrap(), before);
+    w.store.set_fail_writes(false);
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_ne!(w.stored_refresh_token().unwrap(), before);
+}
+
+#[tokio::test]
+async fn discovery_works_offline_after_one_successful_start() {
+    let w = World::start().await;
+    let accounts = w.open();
+    assert_eq!(accounts.regions().await.unwrap().len(), 2);
+    drop(accounts);
+    let config = core_config(&w.cloud);
+    w.cloud.shutdown().await;
+    let clock: Arc<dyn Clock> = Arc::new(OffsetClock::new());
+    let offline = Accounts::open(
+        config,
+        w.store.clone(),
+        OpenOptions {
+            data_dir: None,
+            clock: Some(clock),
+        },
+    )
+    .unwrap();
+    offline.region_directory().invalidate().await;
+    let ids: Vec<String> = offline.regions().await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["eu", "us"]);
+}
+
+#[tokio::test]
+async fn sign_out_revokes_and_wipes_every_secret() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    let token = w.stored_refresh_token().unwrap();
+    accounts.sign_out().await.unwrap();
+    assert_eq!(w.stored_refresh_token(), None);
+    assert_eq!(w.eu().stats().revocation_requests(), 1);
+    // The revoked token no longer works at the server.
+    let response = reqwest::Client::new()
+        .post(w.eu().api_url.join("oauth/token").unwrap())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token.as_str()),
+            ("client_id", "roger-mobile"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn a_fresh_install_wipes_secrets_left_in_the_platform_store() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    drop(accounts);
+    let dir = std::env::temp_dir().join(format!("roger-e2e-install-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let clock: Arc<dyn Clock> = w.clock.clone();
+    let reinstalled = Accounts::open(
+        core_config(&w.cloud),
+        w.store.clone(),
+        OpenOptions {
+            data_dir: Some(&dir),
+            clock: Some(clock.clone()),
+        },
+    )
+    .unwrap();
+    assert!(matches!(reinstalled.roger().state(), AuthState::SignedOut { .. }));
+    assert_eq!(w.stored_refresh_token(), None);
+    // An ordinary restart (marker present) keeps the session.
+    w.sign_in(&reinstalled).await;
+    drop(reinstalled);
+    let restarted = Accounts::open(
+        core_config(&w.cloud),
+        w.store.clone(),
+        OpenOptions {
+            data_dir: Some(&dir),
+            clock: Some(clock),
+        },
+    )
+    .unwrap();
+    assert!(matches!(restarted.roger().state(), AuthState::SignedIn { .. }));
+    let _ = std::fs::remove_dir_all(&dir);
+}
