@@ -52,7 +52,10 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         );
     }
 
-    step(2, "Sign in to Roger (authorization code + PKCE S256, region eu)");
+    step(
+        2,
+        "Sign in to Roger (authorization code + PKCE S256, region eu)",
+    );
     let authorize = accounts.begin_sign_in(Some("eu")).await?;
     println!(
         "  open in the system browser: {}{}?…",
@@ -65,7 +68,11 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
     let redirect = eu
         .browser_login(&authorize, DEMO_USER.0, DEMO_USER.1)
         .map_err(|e| anyhow!("scripted browser login: {e}"))?;
-    println!("  the browser returns to {}:{}?code=…&state=…&iss=…", redirect.scheme(), redirect.path());
+    println!(
+        "  the browser returns to {}:{}?code=…&state=…&iss=…",
+        redirect.scheme(),
+        redirect.path()
+    );
     let state = accounts.complete_sign_in(redirect.as_str()).await?;
     println!("  {state:?} as {}", DEMO_USER.0);
 
@@ -75,7 +82,9 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
     let http = accounts.http().clone();
     let response = accounts
         .roger()
-        .send("listing printers", |token| http.get(url.clone()).bearer_auth(token))
+        .send("listing printers", |token| {
+            http.get(url.clone()).bearer_auth(token)
+        })
         .await?;
     let body: serde_json::Value = response.error_for_status()?.json().await?;
     for printer in body["printers"].as_array().into_iter().flatten() {
@@ -87,11 +96,18 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         );
     }
 
-    step(4, "Access token expires (reference cloud clock +21 min): silent refresh");
-    cloud.clock().advance(std::time::Duration::from_secs(21 * 60));
+    step(
+        4,
+        "Access token expires (reference cloud clock +21 min): silent refresh",
+    );
+    cloud
+        .clock()
+        .advance(std::time::Duration::from_secs(21 * 60));
     let response = accounts
         .roger()
-        .send("listing printers", |token| http.get(url.clone()).bearer_auth(token))
+        .send("listing printers", |token| {
+            http.get(url.clone()).bearer_auth(token)
+        })
         .await?;
     println!(
         "  HTTP {} after {} refresh request(s) at the server",

@@ -79,7 +79,9 @@ async fn printers_status(accounts: &Accounts) -> Result<u16, Error> {
     let http = accounts.http().clone();
     let response = accounts
         .roger()
-        .send("listing printers", |token| http.get(url.clone()).bearer_auth(token))
+        .send("listing printers", |token| {
+            http.get(url.clone()).bearer_auth(token)
+        })
         .await?;
     Ok(response.status().as_u16())
 }
@@ -89,7 +91,9 @@ async fn pkce_sign_in_over_http_then_an_authorised_call() {
     let w = World::start().await;
     let accounts = w.open();
     let url = accounts.begin_sign_in(Some("eu")).await.unwrap();
-    assert!(url.query_pairs().any(|(k, v)| k == "code_challenge_method" && v == "S256"));
+    assert!(url
+        .query_pairs()
+        .any(|(k, v)| k == "code_challenge_method" && v == "S256"));
     // Play the browser over real HTTP: the login form posts the query back with credentials.
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -122,7 +126,11 @@ async fn password_grant_only_where_the_tenant_allows_it() {
     let w = World::start().await;
     let accounts = w.open();
     let state = accounts
-        .sign_in_with_password(Some("eu"), "carol@fabrikam.example", Secret::new("carol-password"))
+        .sign_in_with_password(
+            Some("eu"),
+            "carol@fabrikam.example",
+            Secret::new("carol-password"),
+        )
         .await
         .unwrap();
     assert!(matches!(state, AuthState::SignedIn { .. }));
@@ -130,7 +138,11 @@ async fn password_grant_only_where_the_tenant_allows_it() {
 
     let other = w.open_with(Arc::new(MemoryStore::new()));
     let err = other
-        .sign_in_with_password(Some("eu"), "alice@contoso.example", Secret::new("alice-password"))
+        .sign_in_with_password(
+            Some("eu"),
+            "alice@contoso.example",
+            Secret::new("alice-password"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SignInFailed, "{err}");
@@ -151,10 +163,16 @@ async fn refresh_rotation_survives_a_restart_of_the_core() {
 
     // A new instance has no access token in memory: it refreshes from the stored token.
     let accounts = w.open();
-    assert!(matches!(accounts.roger().state(), AuthState::SignedIn { .. }));
+    assert!(matches!(
+        accounts.roger().state(),
+        AuthState::SignedIn { .. }
+    ));
     assert_eq!(printers_status(&accounts).await.unwrap(), 200);
     let second = w.stored_refresh_token().unwrap();
-    assert_ne!(first, second, "the refresh token rotates and the new one is stored");
+    assert_ne!(
+        first, second,
+        "the refresh token rotates and the new one is stored"
+    );
     assert_eq!(w.eu().stats().refresh_requests(), 1);
 }
 
@@ -173,11 +191,17 @@ async fn reusing_an_old_refresh_token_signs_everyone_out() {
 
     let stale = w.open_with(copy);
     let err = printers_status(&stale).await.unwrap_err();
-    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        "{err}"
+    );
     // Reuse revoked the whole family: the legitimate instance is signed out at its next refresh.
     w.advance(Duration::from_secs(21 * 60));
     let err = printers_status(&accounts).await.unwrap_err();
-    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        "{err}"
+    );
     assert_eq!(
         accounts.roger().state(),
         AuthState::SignedOut {
@@ -200,7 +224,10 @@ async fn an_unused_session_expires_after_the_sliding_window() {
     // Unused for more than 90 days: signed out, cleanly.
     w.advance(Duration::from_secs(91 * 24 * 3600));
     let err = printers_status(&accounts).await.unwrap_err();
-    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionExpired)), "{err}");
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionExpired)),
+        "{err}"
+    );
 
     // The server agrees: even with the phone's clock behind, the token is refused there.
     let w = World::start().await;
@@ -210,7 +237,10 @@ async fn an_unused_session_expires_after_the_sliding_window() {
     drop(accounts);
     let accounts = w.open();
     let err = printers_status(&accounts).await.unwrap_err();
-    assert!(matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)), "{err}");
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +257,13 @@ async fn a_forged_redirect_is_refused_before_any_token_request() {
         let pairs: Vec<(String, String)> = good
             .query_pairs()
             .into_owned()
-            .map(|(k, v)| if k == name { (k, value.to_owned()) } else { (k, v) })
+            .map(|(k, v)| {
+                if k == name {
+                    (k, value.to_owned())
+                } else {
+                    (k, v)
+                }
+            })
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
         u.to_string()
@@ -235,7 +271,10 @@ async fn a_forged_redirect_is_refused_before_any_token_request() {
     let us_issuer = w.cloud.region("us").unwrap().issuer.clone();
     let cases = [
         (with("state", "forged"), SignInError::StateMismatch),
-        (good.as_str().replace("oauth2redirect", "elsewhere"), SignInError::RedirectMismatch),
+        (
+            good.as_str().replace("oauth2redirect", "elsewhere"),
+            SignInError::RedirectMismatch,
+        ),
         // A mix-up ends the attempt: the pending sign-in is dropped.
         (with("iss", &us_issuer), SignInError::IssuerMismatch),
         (good.to_string(), SignInError::NotStarted),
@@ -296,10 +335,20 @@ async fn a_store_that_fails_on_write_loses_nothing_and_says_so() {
         .browser_login(&url, "alice@contoso.example", "alice-password")
         .unwrap();
     w.store.set_fail_writes(true);
-    let err = accounts.complete_sign_in(redirect.as_str()).await.unwrap_err();
+    let err = accounts
+        .complete_sign_in(redirect.as_str())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
-    assert_eq!(w.store.keys(), ["regions"], "no account record was half-written");
-    assert!(matches!(accounts.roger().state(), AuthState::SignedOut { .. }));
+    assert_eq!(
+        w.store.keys(),
+        ["regions"],
+        "no account record was half-written"
+    );
+    assert!(matches!(
+        accounts.roger().state(),
+        AuthState::SignedOut { .. }
+    ));
 
     // Signed in, then the store breaks during a rotation: the stored record stays whole.
     w.store.set_fail_writes(false);
@@ -334,7 +383,13 @@ async fn discovery_works_offline_after_one_successful_start() {
     )
     .unwrap();
     offline.region_directory().invalidate().await;
-    let ids: Vec<String> = offline.regions().await.unwrap().into_iter().map(|r| r.id).collect();
+    let ids: Vec<String> = offline
+        .regions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(ids, ["eu", "us"]);
 }
 
@@ -379,7 +434,10 @@ async fn a_fresh_install_wipes_secrets_left_in_the_platform_store() {
         },
     )
     .unwrap();
-    assert!(matches!(reinstalled.roger().state(), AuthState::SignedOut { .. }));
+    assert!(matches!(
+        reinstalled.roger().state(),
+        AuthState::SignedOut { .. }
+    ));
     assert_eq!(w.stored_refresh_token(), None);
     // An ordinary restart (marker present) keeps the session.
     w.sign_in(&reinstalled).await;
@@ -393,6 +451,9 @@ async fn a_fresh_install_wipes_secrets_left_in_the_platform_store() {
         },
     )
     .unwrap();
-    assert!(matches!(restarted.roger().state(), AuthState::SignedIn { .. }));
+    assert!(matches!(
+        restarted.roger().state(),
+        AuthState::SignedIn { .. }
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -50,7 +50,11 @@ async fn secrets_never_appear_in_trace_logs() {
     let accounts =
         Accounts::open(core_config(&cloud), store.clone(), OpenOptions::default()).unwrap();
     accounts
-        .sign_in_with_password(Some("eu"), "carol@fabrikam.example", Secret::new(canary_password))
+        .sign_in_with_password(
+            Some("eu"),
+            "carol@fabrikam.example",
+            Secret::new(canary_password),
+        )
         .await
         .unwrap();
     let first_refresh = record(&store).refresh_token.expose().to_owned();
@@ -72,7 +76,11 @@ async fn secrets_never_appear_in_trace_logs() {
     accounts.sign_out().await.unwrap();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.len() > 1000, "TRACE logging was captured ({} bytes)", log.len());
+    assert!(
+        log.len() > 1000,
+        "TRACE logging was captured ({} bytes)",
+        log.len()
+    );
     for secret in [
         canary_password,
         &first_refresh,
