@@ -74,7 +74,7 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         redirect.path()
     );
     let state = accounts.complete_sign_in(redirect.as_str()).await?;
-    println!("  {state:?} as {}", DEMO_USER.0);
+    println!("  {state:?}");
 
     step(3, "An authorised call (printers of the tenant)");
     let region = accounts.signed_in_region().await?;

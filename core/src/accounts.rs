@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::{
-    check_redirect, AccountRecord, AuthState, ExpectedRedirect, Provider, TokenManager,
+    check_redirect, AccountRecord, AuthState, ExpectedRedirect, Identity, Provider, TokenManager,
     TokenManagerDeps,
 };
 use crate::clock::{Clock, SystemClock};
@@ -338,11 +338,17 @@ impl Accounts {
         let grant = oauth
             .exchange_code(code.expose(), &verifier, &scopes)
             .await?;
-        let manager = match provider {
-            Provider::Roger => &self.roger,
-            Provider::Microsoft => &self.microsoft,
+        let (manager, identity) = match provider {
+            Provider::Roger => {
+                let identity = self
+                    .roger_identity(region.as_deref(), &oauth, &grant)
+                    .await?;
+                (&self.roger, Some(identity))
+            }
+            // The Microsoft identity is read from Graph by the OneDrive module.
+            Provider::Microsoft => (&self.microsoft, None),
         };
-        manager.install(oauth, grant, region, None).await?;
+        manager.install(oauth, grant, region, identity).await?;
         Ok(manager.state())
     }
 
@@ -360,10 +366,67 @@ impl Accounts {
             .password(username, &password, &self.config.roger.scopes)
             .await?;
         drop(password);
+        let identity = self
+            .roger_identity(Some(&region.id), &oauth, &grant)
+            .await?;
         self.roger
-            .install(oauth, grant, Some(region.id), None)
+            .install(oauth, grant, Some(region.id), Some(identity))
             .await?;
         Ok(self.roger.state())
+    }
+
+    /// Reads who a fresh Roger grant belongs to (`GET /api/v1/me`). On failure the grant is
+    /// revoked (best effort) and the sign-in fails: no half-known account is kept.
+    async fn roger_identity(
+        &self,
+        region: Option<&str>,
+        oauth: &OAuthClient,
+        grant: &crate::oauth::TokenGrant,
+    ) -> Result<Identity, Error> {
+        const CTX: &str = "reading the signed-in user";
+        #[derive(serde::Deserialize)]
+        struct Me {
+            id: String,
+            email: String,
+        }
+        let result = async {
+            let region = self.regions.region(region.unwrap_or_default()).await?;
+            let url = region
+                .api_url
+                .join("api/v1/me")
+                .map_err(|e| Error::invalid(CTX, e.to_string()))?;
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(grant.access_token.expose())
+                .send()
+                .await
+                .map_err(Error::network(CTX))?;
+            if !response.status().is_success() {
+                return Err(Error::Http {
+                    context: CTX,
+                    status: response.status().as_u16(),
+                    code: None,
+                });
+            }
+            let me: Me = crate::net::read_json(response, 16 * 1024, CTX).await?;
+            let bounded =
+                |s: &str| !s.is_empty() && s.len() <= 320 && !s.chars().any(char::is_control);
+            if !bounded(&me.id) || !bounded(&me.email) {
+                return Err(Error::invalid(CTX, "user id or e-mail out of bounds"));
+            }
+            Ok(Identity {
+                id: me.id,
+                username: me.email,
+            })
+        }
+        .await;
+        if result.is_err() {
+            if let Some(rt) = &grant.refresh_token {
+                let _ = oauth.revoke(rt).await;
+            }
+        }
+        result
     }
 
     /// Signs out of both accounts: revokes (best effort) and wipes every secret.

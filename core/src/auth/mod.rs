@@ -6,4 +6,4 @@ mod tokens;
 
 pub use record::{AccountRecord, Provider, RECORD_VERSION};
 pub use redirect::{check_redirect, AuthorizationResponse, ExpectedRedirect};
-pub use tokens::{AuthState, TokenManager, TokenManagerDeps};
+pub use tokens::{AuthState, Identity, TokenManager, TokenManagerDeps};

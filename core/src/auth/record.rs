@@ -27,6 +27,9 @@ pub struct AccountRecord {
     pub provider: Provider,
     /// The user's account id at the provider, when known.
     pub account_id: Option<String>,
+    /// The user name (e-mail) to show, when known.
+    #[serde(default)]
+    pub username: Option<String>,
     /// The Roger region the tokens belong to (Roger accounts).
     pub region: Option<String>,
     /// The issuer that minted the tokens; they are never sent anywhere else.
@@ -77,6 +80,7 @@ mod tests {
             version: RECORD_VERSION,
             provider: Provider::Roger,
             account_id: Some("u1".into()),
+            username: Some("alice@contoso.example".into()),
             region: Some("eu".into()),
             issuer: "https://eu.roger.myq.cloud".into(),
             client_id: "roger-mobile".into(),

@@ -20,6 +20,8 @@ pub enum AuthState {
     SignedIn {
         /// The account id, when known.
         account_id: Option<String>,
+        /// The user name (e-mail) to show, when known.
+        username: Option<String>,
         /// The Roger region, for Roger accounts.
         region: Option<String>,
     },
@@ -28,6 +30,15 @@ pub enum AuthState {
         /// Why.
         reason: SignOutReason,
     },
+}
+
+/// Who an account belongs to, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The provider's stable user id.
+    pub id: String,
+    /// The user name (e-mail) to show.
+    pub username: String,
 }
 
 /// What a token manager needs from its surroundings.
@@ -90,6 +101,7 @@ fn state_of(record: Option<&AccountRecord>, reason: SignOutReason) -> AuthState 
     match record {
         Some(r) => AuthState::SignedIn {
             account_id: r.account_id.clone(),
+            username: r.username.clone(),
             region: r.region.clone(),
         },
         None => AuthState::SignedOut { reason },
@@ -154,7 +166,7 @@ impl TokenManager {
         oauth: OAuthClient,
         grant: TokenGrant,
         region: Option<String>,
-        account_id: Option<String>,
+        identity: Option<Identity>,
     ) -> Result<(), Error> {
         let now = self.deps.clock.now();
         let refresh_token = grant
@@ -164,7 +176,8 @@ impl TokenManager {
         let record = AccountRecord {
             version: RECORD_VERSION,
             provider: self.provider,
-            account_id,
+            account_id: identity.as_ref().map(|i| i.id.clone()),
+            username: identity.map(|i| i.username),
             region,
             issuer: oauth.metadata().issuer.clone(),
             client_id: self.deps.client_id.clone(),
@@ -445,6 +458,7 @@ mod tests {
                 version: RECORD_VERSION,
                 provider: Provider::Roger,
                 account_id: Some("u1".into()),
+                username: None,
                 region: Some("eu".into()),
                 issuer: self.server.uri(),
                 client_id: "roger-mobile".into(),

@@ -112,7 +112,8 @@ async fn pkce_sign_in_over_http_then_an_authorised_call() {
     assert_eq!(
         state,
         AuthState::SignedIn {
-            account_id: None,
+            account_id: w.eu().user_id("alice@contoso.example"),
+            username: Some("alice@contoso.example".into()),
             region: Some("eu".into())
         }
     );

@@ -24,6 +24,7 @@ mod error;
 mod events;
 mod extract;
 mod jobs;
+mod me;
 mod oauth;
 mod pairing;
 mod printer_side;

@@ -15,7 +15,7 @@ use crate::config::{RegionConfig, SimConfig};
 use crate::error::{ApiError, ErrorCode};
 use crate::stats::Stats;
 use crate::store::Store;
-use crate::{events, jobs, oauth, pairing, printer_side, printers, scans, sessions};
+use crate::{events, jobs, me, oauth, pairing, printer_side, printers, scans, sessions};
 
 /// State shared by a region's handlers.
 pub type Shared = Arc<RegionState>;
@@ -84,6 +84,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/pairings/{code}", get(pairing::lookup))
         .route("/api/v1/pairings/{code}/approve", post(pairing::approve))
         .route("/api/v1/pairings/{code}/deny", post(pairing::deny))
+        .route("/api/v1/me", get(me::me))
         .route("/api/v1/printers", get(printers::list))
         .route("/api/v1/printers/{id}", get(printers::get_one))
         .route(
