@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::net::{read_json, UrlPolicy};
+use crate::net::{get_json, UrlPolicy};
 use crate::store::{keys, SecureStore};
 
 /// Largest region list body accepted.
@@ -204,21 +204,7 @@ impl RegionDirectory {
 
     async fn fetch(&self) -> Result<Vec<Region>, Error> {
         const CTX: &str = "fetching the region list";
-        let response = self
-            .http
-            .get(self.url.clone())
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(Error::network(CTX))?;
-        if !response.status().is_success() {
-            return Err(Error::Http {
-                context: CTX,
-                status: response.status().as_u16(),
-                code: None,
-            });
-        }
-        let list: RegionList = read_json(response, MAX_BODY, CTX).await?;
+        let list: RegionList = get_json(&self.http, self.url.clone(), MAX_BODY, CTX).await?;
         validate_regions(&list.regions, self.policy).map_err(|why| Error::invalid(CTX, why))?;
         Ok(list.regions)
     }

@@ -100,6 +100,29 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| Error::invalid(context, format!("bad JSON: {e}")))
 }
 
+/// `GET`s a JSON document (unauthenticated) of at most `limit` bytes; a non-2xx status is an error.
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: url::Url,
+    limit: usize,
+    context: &'static str,
+) -> Result<T, Error> {
+    let response = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(Error::network(context))?;
+    if !response.status().is_success() {
+        return Err(Error::Http {
+            context,
+            status: response.status().as_u16(),
+            code: None,
+        });
+    }
+    read_json(response, limit, context).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

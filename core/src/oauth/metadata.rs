@@ -11,7 +11,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::net::{read_json, UrlPolicy};
+use crate::net::{get_json, UrlPolicy};
 
 const MAX_BODY: usize = 64 * 1024;
 const CTX: &str = "fetching authorization-server metadata";
@@ -184,21 +184,7 @@ impl MetadataCache {
             context: "authorization-server metadata",
             reason: why.into(),
         })?;
-        let response = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(Error::network(CTX))?;
-        if !response.status().is_success() {
-            return Err(Error::Http {
-                context: CTX,
-                status: response.status().as_u16(),
-                code: None,
-            });
-        }
-        let meta: AuthServerMetadata = read_json(response, MAX_BODY, CTX).await?;
+        let meta: AuthServerMetadata = get_json(&self.http, url, MAX_BODY, CTX).await?;
         meta.validate(location.expected_issuer(), self.policy)?;
         Ok(meta)
     }
