@@ -18,6 +18,7 @@ pub mod discovery;
 pub mod error;
 pub mod net;
 pub mod oauth;
+pub mod onedrive;
 pub mod secret;
 pub mod store;
 
