@@ -19,7 +19,11 @@ fn join_fresh_session_keyring() {
             std::ptr::null::<libc::c_char>(),
         )
     };
-    assert!(id > 0, "keyctl join failed: {}", std::io::Error::last_os_error());
+    assert!(
+        id > 0,
+        "keyctl join failed: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 #[test]

@@ -1,1 +1,28 @@
-//! QR decoding.
+//! QR decoding for printer pairing.
+//!
+//! - [`frame`]: what cameras and files give (luma planes with stride and rotation, RGBA/BGRA,
+//!   PNG/JPEG bytes), validated.
+//! - [`decode`]: plain rqrr (the baseline) and rqrr's decoder fed by our own locator.
+//! - [`pipeline`]: the robustness pipeline in front of the decoder.
+//! - [`scanner`]: [`FrameScanner`], the camera-rate front end the mobile shells call.
+//! - `corpus` (feature `corpus`): the synthetic test corpus generator.
+//!
+//! All entry points are synchronous CPU work: call them from a background thread or queue.
+
+pub mod decode;
+mod detect;
+pub mod frame;
+pub mod pipeline;
+
+#[cfg(any(test, feature = "corpus"))]
+pub mod corpus;
+
+pub use decode::{decode_plain, DecodedCode};
+pub use detect::PointF;
+pub use frame::{
+    luma_from_encoded, luma_from_rgba, FrameError, LumaFrame, LumaImage, PixelOrder, Rotation,
+};
+pub use pipeline::{scan, PipelineOptions, ScanHint, ScanOutcome, Stage};
+
+#[cfg(test)]
+mod tests;

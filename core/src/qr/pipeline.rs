@@ -1,0 +1,255 @@
+//! The robustness pipeline: cheap first, stop at the first success, bounded work per frame.
+
+use super::decode::{self, DecodedCode, LocateReport};
+use super::detect::DetectParams;
+use super::frame::{LumaFrame, LumaImage};
+
+/// Which step of the pipeline read the code (for measurements and tuning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Our locator on a box-downscaled frame (the fast path).
+    Downscaled,
+    /// Our locator on the full frame, sparse rows.
+    Locator,
+    /// Our locator again with every row scanned and a lower contrast floor.
+    Dense,
+    /// rqrr's own detector on a downscaled frame, both polarities.
+    PlainFallback,
+}
+
+/// Why nothing was read, when we can tell (for the UI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanHint {
+    /// A code is there but its modules are too small: move closer.
+    TooSmall,
+    /// A code is there but the contrast is too low: reduce glare, raise screen brightness.
+    LowContrast,
+    /// A code is there but could not be read: hold steady.
+    Unreadable,
+}
+
+/// Pipeline switches.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    /// Run rqrr's own detector as a last resort (bounded: on a frame downscaled to at most
+    /// 640 px wide).
+    pub plain_fallback: bool,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            plain_fallback: true,
+        }
+    }
+}
+
+/// Result of scanning one frame.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOutcome {
+    /// Every code read in the frame.
+    pub codes: Vec<DecodedCode>,
+    /// The step that read them.
+    pub stage: Option<Stage>,
+    /// When nothing was read but a code seemed to be there: why.
+    pub hint: Option<ScanHint>,
+}
+
+/// Module size (px) under which we tell the user to move closer.
+const TOO_SMALL_MODULE: f32 = 2.2;
+/// Local contrast (grey levels) under which we tell the user about contrast.
+const LOW_CONTRAST: u8 = 40;
+
+fn row_step(h: usize) -> usize {
+    (h / 200).clamp(2, 6)
+}
+
+/// Downscale factor of the first, cheap pass: about 360 px on the short side.
+fn first_pass_factor(f: &LumaFrame<'_>) -> usize {
+    (f.width().min(f.height()) / 360).clamp(1, 4)
+}
+
+/// Decodes every QR code in a frame.
+///
+/// Steps, cheapest first, stopping at the first that reads a code:
+/// 1. our locator on a box-downscaled copy (about 360 px on the short side): a quarter to a
+///    ninth of the pixels, and the averaging removes most sensor noise, moiré and JPEG blocks;
+/// 2. our locator at full resolution (small codes);
+/// 3. again with twice the scanned rows and a lower contrast floor (faint or tiny codes);
+/// 4. optionally rqrr's own detector on a copy at most 640 px wide, both polarities.
+pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
+    let mut seen = LocateReport::default();
+    let factor = first_pass_factor(f);
+    let small = downscale(f, factor.max(2));
+    if let Some(small) = &small {
+        let sf = small.as_frame();
+        let p = DetectParams {
+            row_step: 2,
+            min_range: 20,
+        };
+        let rep = decode::decode_located(&sf, &p);
+        if !rep.codes.is_empty() {
+            return done(f, rep.codes, factor.max(2) as f32, Stage::Downscaled);
+        }
+        merge(&mut seen, &rep, factor.max(2) as f32);
+    }
+
+    let p = DetectParams {
+        row_step: row_step(f.height()),
+        min_range: 24,
+    };
+    let rep = decode::decode_located(f, &p);
+    if !rep.codes.is_empty() {
+        return done(f, rep.codes, 1.0, Stage::Locator);
+    }
+    merge(&mut seen, &rep, 1.0);
+
+    let dense = DetectParams {
+        row_step: (row_step(f.height()) / 2).max(1),
+        min_range: 8,
+    };
+    let rep = decode::decode_located(f, &dense);
+    if !rep.codes.is_empty() {
+        return done(f, rep.codes, 1.0, Stage::Dense);
+    }
+    merge(&mut seen, &rep, 1.0);
+
+    if opts.plain_fallback {
+        let (codes, s) = plain_fallback(f);
+        if !codes.is_empty() {
+            return done(f, codes, s, Stage::PlainFallback);
+        }
+    }
+
+    ScanOutcome {
+        codes: Vec::new(),
+        stage: None,
+        hint: hint(&seen),
+    }
+}
+
+/// Result with corners mapped from a frame `scale` times smaller than `f` to `f`'s upright image.
+fn done(f: &LumaFrame<'_>, codes: Vec<DecodedCode>, scale: f32, stage: Stage) -> ScanOutcome {
+    ScanOutcome {
+        codes: codes
+            .into_iter()
+            .map(|c| decode::code_to_upright(f, c, scale))
+            .collect(),
+        stage: Some(stage),
+        hint: None,
+    }
+}
+
+fn merge(a: &mut LocateReport, b: &LocateReport, scale: f32) {
+    a.finders = a.finders.max(b.finders);
+    a.triples = a.triples.max(b.triples);
+    if let Some(m) = b.unread_module {
+        // Keep the full-resolution estimate (the largest seen).
+        let m = m * scale;
+        a.unread_module = Some(a.unread_module.map_or(m, |u: f32| u.max(m)));
+    }
+    if a.unread_contrast.is_none() {
+        a.unread_contrast = b.unread_contrast;
+    }
+}
+
+fn hint(r: &LocateReport) -> Option<ScanHint> {
+    if r.triples == 0 {
+        return None;
+    }
+    if r.unread_module.is_some_and(|m| m < TOO_SMALL_MODULE) {
+        Some(ScanHint::TooSmall)
+    } else if r.unread_contrast.is_some_and(|c| c < LOW_CONTRAST) {
+        Some(ScanHint::LowContrast)
+    } else {
+        Some(ScanHint::Unreadable)
+    }
+}
+
+/// `k`x`k` box average (smooths noise, moiré and JPEG blocks; `k`² less work after it).
+///
+/// Written with slices and plain loops: the crate is built size-optimised (`opt-level = "z"`),
+/// where `Vec` indexing, `push` and iterator adapters in a hot loop are not reliably inlined.
+fn downscale(f: &LumaFrame<'_>, k: usize) -> Option<LumaImage> {
+    let (w, h) = (f.width() / k, f.height() / k);
+    if !(2..=4).contains(&k) || w < 48 || h < 48 {
+        return None;
+    }
+    let mut data = vec![0u8; w * h];
+    let out: &mut [u8] = &mut data;
+    // Fixed-point reciprocal of k*k (no division in the loop).
+    let recip: u32 = 65536 / (k * k) as u32 + 1;
+    let mut y = 0;
+    while y < h {
+        let o = &mut out[y * w..(y + 1) * w];
+        if k == 2 {
+            let r0 = &f.row(2 * y)[..2 * w];
+            let r1 = &f.row(2 * y + 1)[..2 * w];
+            let mut x = 0;
+            while x < w {
+                let s = r0[2 * x] as u32
+                    + r0[2 * x + 1] as u32
+                    + r1[2 * x] as u32
+                    + r1[2 * x + 1] as u32;
+                o[x] = ((s + 2) >> 2) as u8;
+                x += 1;
+            }
+        } else {
+            let mut x = 0;
+            while x < w {
+                let mut s = 0u32;
+                let mut dy = 0;
+                while dy < k {
+                    let r = &f.row(y * k + dy)[x * k..x * k + k];
+                    let mut i = 0;
+                    while i < k {
+                        s += r[i] as u32;
+                        i += 1;
+                    }
+                    dy += 1;
+                }
+                let v = (s * recip) >> 16;
+                o[x] = if v > 255 { 255 } else { v as u8 };
+                x += 1;
+            }
+        }
+        y += 1;
+    }
+    LumaImage::new(w, h, data).ok()
+}
+
+/// rqrr's own detector, bounded: on a copy at most 640 px wide, then on its inverse.
+fn plain_fallback(f: &LumaFrame<'_>) -> (Vec<DecodedCode>, f32) {
+    let mut scale = 1usize;
+    while f.width() / scale > 640 {
+        scale += 1;
+    }
+    let (w, h) = (f.width() / scale, f.height() / scale);
+    if w == 0 || h == 0 {
+        return (Vec::new(), 1.0);
+    }
+    let mut data = Vec::with_capacity(w * h);
+    for y in 0..h {
+        for x in 0..w {
+            let mut s = 0u32;
+            for dy in 0..scale {
+                let row = f.row(y * scale + dy);
+                for dx in 0..scale {
+                    s += row[x * scale + dx] as u32;
+                }
+            }
+            data.push((s / (scale * scale) as u32) as u8);
+        }
+    }
+    let Ok(img) = LumaImage::new(w, h, data) else {
+        return (Vec::new(), 1.0);
+    };
+    let mut codes = decode::decode_plain_sensor(&img.as_frame());
+    if codes.is_empty() {
+        let inv: Vec<u8> = img.data.iter().map(|v| 255 - v).collect();
+        if let Ok(img) = LumaImage::new(w, h, inv) {
+            codes = decode::decode_plain_sensor(&img.as_frame());
+        }
+    }
+    (codes, scale as f32)
+}

@@ -1,0 +1,196 @@
+//! Decode-rate and robustness tests on a small generated corpus (the full corpus is the
+//! benchmark's job: `scripts/qr_bench`). Sizes are reduced so the debug-build test run stays fast.
+
+use super::corpus::{generate, Condition, CorpusSpec};
+use super::*;
+
+fn small_corpus(per: usize, seed: u64) -> Vec<super::corpus::CorpusFrame> {
+    let spec = CorpusSpec {
+        sizes: vec![(640, 480)],
+        per_condition: per,
+        seed,
+        conditions: Condition::ALL.to_vec(),
+    };
+    generate(&spec).collect()
+}
+
+/// Minimum share of frames our pipeline must read per condition on the small test corpus
+/// (the harshest severities are unreadable by any decoder; the benchmark compares with the
+/// best open decoder on the full corpus).
+fn floor(c: Condition) -> f64 {
+    match c {
+        Condition::Scale | Condition::Blur | Condition::Occlusion | Condition::Tilt => 0.5,
+        Condition::LowContrast | Condition::Glare => 0.6,
+        _ => 0.75,
+    }
+}
+
+#[test]
+fn decode_rate_per_condition() {
+    let frames = small_corpus(3, 11);
+    let opts = PipelineOptions::default();
+    let mut failures = Vec::new();
+    for c in Condition::ALL {
+        let of_c: Vec<_> = frames.iter().filter(|f| f.condition == c).collect();
+        let ok = of_c
+            .iter()
+            .filter(|f| {
+                scan(&f.image.as_frame(), &opts)
+                    .codes
+                    .iter()
+                    .any(|d| d.text == f.payload)
+            })
+            .count();
+        let rate = ok as f64 / of_c.len() as f64;
+        if rate < floor(c) {
+            failures.push(format!("{c}: {ok}/{}", of_c.len()));
+        }
+    }
+    assert!(failures.is_empty(), "below the floor: {failures:?}");
+}
+
+#[test]
+fn plain_rqrr_cannot_read_light_on_dark_but_we_can() {
+    let spec = CorpusSpec {
+        sizes: vec![(400, 300)],
+        per_condition: 2,
+        seed: 3,
+        conditions: vec![Condition::Inverted],
+    };
+    for f in generate(&spec) {
+        let frame = f.image.as_frame();
+        assert!(decode_plain(&frame).iter().all(|d| d.text != f.payload));
+        let out = scan(&frame, &PipelineOptions::default());
+        assert!(out.codes.iter().any(|d| d.text == f.payload), "{}", f.file);
+    }
+}
+
+fn two_codes_frame() -> (LumaImage, [String; 2]) {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let a = corpus::random_payload(&mut rng);
+    let b = corpus::random_payload(&mut rng);
+    let (w, h) = (480, 240);
+    let mut data = vec![235u8; w * h];
+    for (i, p) in [&a, &b].iter().enumerate() {
+        let code = qrcode::QrCode::new(p.as_bytes()).expect("fits");
+        let dim = code.width();
+        let colors = code.to_colors();
+        let scale = 5;
+        let (ox, oy) = (20 + i * 240, 20);
+        for y in 0..dim * scale {
+            for x in 0..dim * scale {
+                if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
+                    data[(oy + y) * w + ox + x] = 25;
+                }
+            }
+        }
+    }
+    (LumaImage::new(w, h, data).expect("valid"), [a, b])
+}
+
+#[test]
+fn frames_with_several_codes_return_all() {
+    let (img, payloads) = two_codes_frame();
+    let out = scan(&img.as_frame(), &PipelineOptions::default());
+    for p in &payloads {
+        assert!(
+            out.codes.iter().any(|c| &c.text == p),
+            "{p} missing: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn strided_rotated_rgba_and_encoded_inputs_decode() {
+    let (img, payloads) = two_codes_frame();
+    let (w, h) = (img.width, img.height);
+    let opts = PipelineOptions::default();
+    // A luma plane with row padding (Android rowStride > width), rotated 90°.
+    let stride = w + 17;
+    let mut padded = vec![0u8; stride * h];
+    for y in 0..h {
+        padded[y * stride..y * stride + w].copy_from_slice(&img.data[y * w..(y + 1) * w]);
+    }
+    let f = LumaFrame::new(&padded, w, h, stride, Rotation::Deg90).expect("valid");
+    let out = scan(&f, &opts);
+    assert_eq!(out.codes.len(), 2);
+    // Corners are reported in the upright (rotated) image: inside its bounds.
+    let (uw, uh) = Rotation::Deg90.upright_size(w, h);
+    for c in &out.codes {
+        let (x0, y0, x1, y1) = c.bounds();
+        assert!(
+            x0 >= 0.0 && y0 >= 0.0 && x1 <= uw as f32 && y1 <= uh as f32,
+            "{c:?}"
+        );
+    }
+    // BGRA buffer (iOS).
+    let bgra: Vec<u8> = img.data.iter().flat_map(|&v| [v, v, v, 255]).collect();
+    let luma = luma_from_rgba(&bgra, w, h, w * 4, PixelOrder::Bgra).expect("valid");
+    assert_eq!(luma.data, img.data);
+    // PNG and JPEG bytes.
+    let gray = image::GrayImage::from_raw(w as u32, h as u32, img.data.clone()).expect("size");
+    for fmt in [image::ImageFormat::Png, image::ImageFormat::Jpeg] {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        gray.write_to(&mut bytes, fmt).expect("encode");
+        let decoded = luma_from_encoded(bytes.get_ref()).expect("decode");
+        let out = scan(&decoded.as_frame(), &opts);
+        for p in &payloads {
+            assert!(out.codes.iter().any(|c| &c.text == p), "{fmt:?}");
+        }
+    }
+}
+
+#[test]
+fn garbage_frames_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let opts = PipelineOptions::default();
+    for i in 0..12 {
+        let w = rng.random_range(1..200);
+        let h = rng.random_range(1..200);
+        let data: Vec<u8> = match i % 3 {
+            0 => (0..w * h).map(|_| rng.random()).collect(),
+            1 => (0..w * h)
+                .map(|j| if (j / 3) % 2 == 0 { 0 } else { 255 })
+                .collect(),
+            _ => vec![rng.random(); w * h],
+        };
+        let f = LumaFrame::packed(&data, w, h).expect("valid");
+        let _ = scan(&f, &opts);
+        let _ = decode_plain(&f);
+    }
+}
+
+#[test]
+fn hint_when_a_code_is_seen_but_not_read() {
+    // A clean code whose data area is wiped: finder patterns present, nothing decodable.
+    let code =
+        qrcode::QrCode::new(b"https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK").expect("fits");
+    let dim = code.width();
+    let colors = code.to_colors();
+    let scale = 6;
+    let (w, h) = (320, 320);
+    let mut data = vec![230u8; w * h];
+    for y in 0..dim * scale {
+        for x in 0..dim * scale {
+            let (mx, my) = (x / scale, y / scale);
+            let in_finder = (mx < 8 || my < 8)
+                && !(mx >= dim - 8 && my >= dim - 8)
+                && (mx < 8 || mx >= dim - 8)
+                && (my < 8 || my >= dim - 8);
+            let dark = if in_finder {
+                colors[my * dim + mx] == qrcode::Color::Dark
+            } else {
+                (mx + my) % 3 == 0
+            };
+            if dark {
+                data[(30 + y) * w + 30 + x] = 20;
+            }
+        }
+    }
+    let f = LumaFrame::packed(&data, w, h).expect("valid");
+    let out = scan(&f, &PipelineOptions::default());
+    assert!(out.codes.is_empty());
+    assert_eq!(out.hint, Some(ScanHint::Unreadable));
+}
