@@ -1,5 +1,6 @@
 //! `roger`: the Roger desktop client and the end-to-end demo.
 
+#[cfg(feature = "demo")]
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +16,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the reference cloud on loopback and walk the whole flow against it.
+    #[cfg(feature = "demo")]
     Demo {
         /// Keep the reference cloud running after the walk-through, until Ctrl-C.
         #[arg(long)]
@@ -32,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        #[cfg(feature = "demo")]
         Command::Demo { serve } => demo::run(serve).await,
     }
 }

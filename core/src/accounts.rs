@@ -53,8 +53,8 @@ pub struct Accounts {
     http: reqwest::Client,
     regions: RegionDirectory,
     metadata: Arc<MetadataCache>,
-    roger: TokenManager,
-    microsoft: TokenManager,
+    roger: Arc<TokenManager>,
+    microsoft: Arc<TokenManager>,
     pending: Mutex<Option<PendingSignIn>>,
 }
 
@@ -150,8 +150,8 @@ impl Accounts {
             http,
             regions,
             metadata,
-            roger,
-            microsoft,
+            roger: Arc::new(roger),
+            microsoft: Arc::new(microsoft),
             pending: Mutex::new(None),
         })
     }
@@ -184,12 +184,12 @@ impl Accounts {
     }
 
     /// The Roger session's token manager.
-    pub fn roger(&self) -> &TokenManager {
+    pub fn roger(&self) -> &Arc<TokenManager> {
         &self.roger
     }
 
     /// The Microsoft (OneDrive) session's token manager.
-    pub fn microsoft(&self) -> &TokenManager {
+    pub fn microsoft(&self) -> &Arc<TokenManager> {
         &self.microsoft
     }
 

@@ -1,0 +1,215 @@
+//! The Graph client: graph-rs-sdk builds each request (URL, path encoding, bearer token from our
+//! token manager); we send it with the bounded retry policy, one forced refresh on a 401, and
+//! our own status mapping.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use graph_core::identity::ForceTokenRefresh;
+use graph_http::api_impl::RequestHandler;
+use graph_rs_sdk::error::AuthExecutionResult;
+use graph_rs_sdk::identity::ClientApplication;
+use graph_rs_sdk::{GraphClient, GraphClientConfiguration};
+use serde::Deserialize;
+use url::Url;
+
+use super::retry::RetryPolicy;
+use crate::auth::TokenManager;
+use crate::config::Config;
+use crate::error::Error;
+use crate::net::is_loopback;
+
+/// Largest Graph JSON response read (a page of 200 items is well under this).
+pub(crate) const MAX_JSON: usize = 4 * 1024 * 1024;
+
+/// Hands graph-rs-sdk the current Microsoft access token before every request.
+#[derive(Clone)]
+struct TokenSource(Arc<TokenManager>);
+
+#[async_trait]
+impl ClientApplication for TokenSource {
+    fn get_token_silent(&mut self) -> AuthExecutionResult<String> {
+        // The core only uses the async client; a blocking caller gets an explicit error.
+        Err(graph_rs_sdk::error::AuthExecutionError::Other(
+            "blocking token access is not supported".into(),
+        ))
+    }
+
+    async fn get_token_silent_async(&mut self) -> AuthExecutionResult<String> {
+        match self.0.access_token().await {
+            Ok(token) => Ok(token.expose().to_owned()),
+            Err(e) => Err(graph_rs_sdk::error::AuthExecutionError::Other(
+                e.to_string().into(),
+            )),
+        }
+    }
+
+    fn with_force_token_refresh(&mut self, _force: ForceTokenRefresh) {}
+}
+
+/// Graph's error body: `{"error": {"code", "message"}}`.
+#[derive(Debug, Deserialize)]
+struct GraphErrorBody {
+    error: GraphErrorInner,
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphErrorInner {
+    code: String,
+}
+
+/// Graph access for one signed-in Microsoft account.
+pub(crate) struct Graph {
+    client: GraphClient,
+    base: Url,
+    tokens: Arc<TokenManager>,
+    policy: crate::net::UrlPolicy,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Graph {
+    /// A Graph client at `config.graph_url`. A plain-HTTP loopback Graph (the emulator) is only
+    /// reachable in builds with the `test-util` feature and with `allow_insecure_loopback`.
+    pub(crate) fn new(config: &Config, tokens: Arc<TokenManager>) -> Result<Self, Error> {
+        let base = config.graph_url.clone();
+        config
+            .url_policy()
+            .check(&base)
+            .map_err(|why| Error::RefusedUrl {
+                context: "Microsoft Graph",
+                reason: why.into(),
+            })?;
+        let configuration = GraphClientConfiguration::new()
+            .client_application(TokenSource(tokens.clone()))
+            .timeout(config.timeouts.request)
+            .connect_timeout(config.timeouts.connect);
+        let client = Self::client_for(configuration, &base)?;
+        Ok(Self {
+            client,
+            base,
+            tokens,
+            policy: config.url_policy(),
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    #[cfg(feature = "test-util")]
+    fn client_for(
+        configuration: GraphClientConfiguration,
+        base: &Url,
+    ) -> Result<GraphClient, Error> {
+        if base.scheme() == "http" && is_loopback(base) {
+            let mut client = GraphClient::from(configuration.https_only(false));
+            client.use_test_endpoint(base);
+            Ok(client)
+        } else {
+            Self::production_client(configuration, base)
+        }
+    }
+
+    #[cfg(not(feature = "test-util"))]
+    fn client_for(
+        configuration: GraphClientConfiguration,
+        base: &Url,
+    ) -> Result<GraphClient, Error> {
+        if is_loopback(base) {
+            return Err(Error::RefusedUrl {
+                context: "Microsoft Graph",
+                reason: "a loopback Graph needs a build with the test-util feature".into(),
+            });
+        }
+        Self::production_client(configuration, base)
+    }
+
+    fn production_client(
+        configuration: GraphClientConfiguration,
+        base: &Url,
+    ) -> Result<GraphClient, Error> {
+        let client = GraphClient::from(configuration);
+        if base.host_str() != Some("graph.microsoft.com") || base.path() != "/v1.0/" {
+            return Err(Error::RefusedUrl {
+                context: "Microsoft Graph",
+                reason: "Graph must be https://graph.microsoft.com/v1.0/".into(),
+            });
+        }
+        Ok(client)
+    }
+
+    /// Whether `url` (e.g. an `@odata.nextLink`) is on this Graph endpoint.
+    pub(crate) fn owns(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
+    }
+
+    /// Sends the request `make` builds, with retries; on 401 forces one token refresh and retries
+    /// once. Non-success statuses are returned for the caller to map (see [`Graph::check`]).
+    pub(crate) async fn send(
+        &self,
+        context: &'static str,
+        idempotent: bool,
+        make: impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<reqwest::Response, Error> {
+        self.retry
+            .run(context, idempotent, || async {
+                let token = self.tokens.access_token().await?;
+                let response = self.send_once(context, &make).await?;
+                if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+                    return Ok(response);
+                }
+                self.tokens.token_after_rejection(&token).await?;
+                self.send_once(context, &make).await
+            })
+            .await
+    }
+
+    async fn send_once(
+        &self,
+        context: &'static str,
+        make: &impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<reqwest::Response, Error> {
+        let request = make(&self.client)
+            .build()
+            .await
+            .map_err(|e| Error::invalid(context, format!("building the Graph request: {e}")))?;
+        request.send().await.map_err(Error::network(context))
+    }
+
+    /// Maps a non-success Graph response to an error carrying Graph's error code.
+    pub(crate) async fn check(
+        context: &'static str,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, Error> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let code = crate::net::read_limited(response, 64 * 1024, context)
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice::<GraphErrorBody>(&body).ok())
+            .map(|b| b.error.code.chars().take(64).collect());
+        Err(Error::Http {
+            context,
+            status: status.as_u16(),
+            code,
+        })
+    }
+
+    /// Sends and parses a JSON success body.
+    pub(crate) async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        context: &'static str,
+        idempotent: bool,
+        make: impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<T, Error> {
+        let response = Self::check(context, self.send(context, idempotent, make).await?).await?;
+        crate::net::read_json(response, MAX_JSON, context).await
+    }
+}
+
+impl Graph {
+    /// Checks a pre-authenticated URL handed out by Graph: HTTPS (or loopback in tests), no
+    /// credentials in it. The bearer token is never sent to it.
+    pub(crate) fn check_url(&self, url: &Url) -> Result<(), String> {
+        self.policy.check(url).map_err(str::to_owned)
+    }
+}

@@ -1,0 +1,378 @@
+//! Uploads into OneDrive: small files in one PUT, larger ones through an upload session in
+//! fragments that are multiples of 320 KiB, streamed from disk (memory does not grow with the
+//! file), with progress, explicit cancel, and resume from `nextExpectedRanges` after a dropped
+//! connection or an app restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use url::Url;
+
+use super::drive::{DriveError, OneDrive, OneDriveError};
+use super::graph::{Graph, MAX_JSON};
+use super::item::{DriveItem, RawItem};
+use super::names::validate_name;
+use crate::error::Error;
+use crate::secret::Secret;
+
+/// Graph requires upload-session fragments to be multiples of this (320 KiB).
+pub const FRAGMENT_UNIT: u64 = 320 * 1024;
+/// Fragment size used: 10 × 320 KiB = 3.125 MiB (Graph recommends 5–10 MiB at most per request).
+pub const FRAGMENT_SIZE: u64 = 10 * FRAGMENT_UNIT;
+/// Files up to this size go in one simple PUT.
+pub const SIMPLE_UPLOAD_MAX: u64 = 4 * 1024 * 1024;
+
+/// Receives upload or download progress: bytes done, bytes in all.
+pub trait Progress: Send + Sync {
+    /// Called after each fragment.
+    fn update(&self, done: u64, total: u64);
+}
+
+impl<F: Fn(u64, u64) + Send + Sync> Progress for F {
+    fn update(&self, done: u64, total: u64) {
+        self(done, total)
+    }
+}
+
+/// Cancels a running transfer from another thread or task.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    /// A flag that is not set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks the transfer to stop at the next fragment boundary.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether cancel was asked.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// An upload session in progress: enough to resume it after a restart. The upload URL is
+/// pre-authenticated, so it is a secret: keep this in the secure store, not in logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingUpload {
+    /// The pre-authenticated upload URL.
+    pub upload_url: Secret,
+    /// The local file being uploaded.
+    pub local_path: PathBuf,
+    /// Its size when the upload started (a changed file is not resumed).
+    pub size: u64,
+    /// The name it gets in OneDrive.
+    pub name: String,
+}
+
+/// Why a transfer stopped without finishing.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The user cancelled; the partial upload was discarded.
+    #[error("cancelled")]
+    Cancelled,
+    /// The local file could not be read, or changed during the upload.
+    #[error("local file: {0}")]
+    LocalFile(String),
+    /// A OneDrive or core error.
+    #[error(transparent)]
+    Drive(#[from] OneDriveError),
+}
+
+impl From<Error> for TransferError {
+    fn from(e: Error) -> Self {
+        TransferError::Drive(OneDriveError::Core(e))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionStatus {
+    #[serde(default)]
+    next_expected_ranges: Vec<String>,
+    #[serde(default)]
+    upload_url: Option<String>,
+}
+
+/// Parses the first `nextExpectedRanges` entry ("start-" or "start-end") into its start.
+fn next_offset(ranges: &[String]) -> Option<u64> {
+    let first = ranges.first()?;
+    first.split('-').next()?.trim().parse().ok()
+}
+
+fn local(e: std::io::Error) -> TransferError {
+    TransferError::LocalFile(e.to_string())
+}
+
+impl OneDrive {
+    /// Uploads a local file into the folder `folder_id` as `name`; a name clash is renamed by
+    /// OneDrive (`name 1.pdf`). `on_session` is told about the upload session as soon as it
+    /// exists (persist it to resume after a restart, see [`OneDrive::resume_upload`]).
+    pub async fn upload_file(
+        &self,
+        local_path: &Path,
+        folder_id: &str,
+        name: &str,
+        progress: &dyn Progress,
+        cancel: &CancelFlag,
+        on_session: &(dyn Fn(&PendingUpload) + Send + Sync),
+    ) -> Result<DriveItem, TransferError> {
+        validate_name(name).map_err(|e| OneDriveError::Drive(DriveError::InvalidName(e)))?;
+        let size = tokio::fs::metadata(local_path).await.map_err(local)?.len();
+        if size <= SIMPLE_UPLOAD_MAX {
+            return self
+                .simple_upload(local_path, folder_id, name, size, progress, cancel)
+                .await;
+        }
+        let upload_url = self.create_upload_session(folder_id, name).await?;
+        let pending = PendingUpload {
+            upload_url: Secret::new(upload_url.as_str()),
+            local_path: local_path.to_owned(),
+            size,
+            name: name.to_owned(),
+        };
+        on_session(&pending);
+        self.run_session(&pending, 0, progress, cancel).await
+    }
+
+    /// Continues an upload session from where the server says it stands.
+    pub async fn resume_upload(
+        &self,
+        pending: &PendingUpload,
+        progress: &dyn Progress,
+        cancel: &CancelFlag,
+    ) -> Result<DriveItem, TransferError> {
+        let size = tokio::fs::metadata(&pending.local_path)
+            .await
+            .map_err(local)?
+            .len();
+        if size != pending.size {
+            return Err(TransferError::LocalFile(
+                "the file changed since the upload started".into(),
+            ));
+        }
+        let offset = self.session_offset(pending).await?;
+        self.run_session(pending, offset, progress, cancel).await
+    }
+
+    async fn simple_upload(
+        &self,
+        local_path: &Path,
+        folder_id: &str,
+        name: &str,
+        size: u64,
+        progress: &dyn Progress,
+        cancel: &CancelFlag,
+    ) -> Result<DriveItem, TransferError> {
+        const CTX: &str = "uploading a file";
+        if cancel.is_cancelled() {
+            return Err(TransferError::Cancelled);
+        }
+        let bytes = tokio::fs::read(local_path).await.map_err(local)?;
+        let raw: RawItem = self
+            .graph
+            .json(CTX, true, |g| {
+                let request = g
+                    .me()
+                    .drive()
+                    .item(folder_id)
+                    .update_items_content(reqwest::Body::from(bytes.clone()))
+                    .append_query_pair("@microsoft.graph.conflictBehavior", "rename");
+                under_parent(request, folder_id, name)
+            })
+            .await
+            .map_err(OneDriveError::from_core)?;
+        progress.update(size, size);
+        raw.into_item()
+            .map_err(|why| Error::invalid(CTX, why).into())
+    }
+}
+
+/// Rewrites `…/items/{parent}/{tail}` into `…/items/{parent}:/{name}:/{tail}`: addressing a child
+/// of a folder by name. Each segment is percent-encoded once (`#`, `%`, spaces, unicode).
+fn under_parent(
+    mut request: graph_http::api_impl::RequestHandler,
+    parent_id: &str,
+    name: &str,
+) -> graph_http::api_impl::RequestHandler {
+    let url: &mut Url = request.as_mut();
+    let tail = url
+        .path_segments()
+        .and_then(|mut s| s.next_back())
+        .unwrap_or_default()
+        .to_owned();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop().pop();
+        segments.push(&format!("{parent_id}:"));
+        segments.push(&format!("{name}:"));
+        segments.push(&tail);
+    }
+    request
+}
+
+impl OneDrive {
+    async fn create_upload_session(
+        &self,
+        folder_id: &str,
+        name: &str,
+    ) -> Result<Url, TransferError> {
+        const CTX: &str = "creating an upload session";
+        let body = serde_json::json!({
+            "item": { "@microsoft.graph.conflictBehavior": "rename" }
+        });
+        let status: SessionStatus = self
+            .graph
+            .json(CTX, false, |g| {
+                let request = g.me().drive().item(folder_id).create_upload_session(&body);
+                under_parent(request, folder_id, name)
+            })
+            .await
+            .map_err(OneDriveError::from_core)?;
+        let url = status
+            .upload_url
+            .and_then(|u| Url::parse(&u).ok())
+            .ok_or_else(|| Error::invalid(CTX, "no usable uploadUrl"))?;
+        self.graph
+            .check_url(&url)
+            .map_err(|why| Error::invalid(CTX, why))?;
+        Ok(url)
+    }
+
+    /// Asks the upload URL where the session stands (no Authorization header: it is
+    /// pre-authenticated).
+    async fn session_offset(&self, pending: &PendingUpload) -> Result<u64, TransferError> {
+        const CTX: &str = "reading an upload session";
+        let http = self.transfer_http.clone();
+        let url = pending.upload_url.expose().to_owned();
+        let response = self
+            .graph
+            .retry
+            .run(CTX, true, || {
+                let request = http.get(&url);
+                async move { request.send().await.map_err(Error::network(CTX)) }
+            })
+            .await?;
+        if response.status().as_u16() == 404 {
+            return Err(OneDriveError::Drive(DriveError::NotFound).into());
+        }
+        let response = Graph::check(CTX, response).await?;
+        let status: SessionStatus = crate::net::read_json(response, MAX_JSON, CTX).await?;
+        next_offset(&status.next_expected_ranges)
+            .ok_or_else(|| Error::invalid(CTX, "no nextExpectedRanges").into())
+    }
+
+    async fn run_session(
+        &self,
+        pending: &PendingUpload,
+        mut offset: u64,
+        progress: &dyn Progress,
+        cancel: &CancelFlag,
+    ) -> Result<DriveItem, TransferError> {
+        const CTX: &str = "uploading a fragment";
+        let total = pending.size;
+        let mut file = tokio::fs::File::open(&pending.local_path)
+            .await
+            .map_err(local)?;
+        let mut buffer = vec![0u8; FRAGMENT_SIZE as usize];
+        let mut resumes = 0u32;
+        loop {
+            if cancel.is_cancelled() {
+                // Delete the session so no partial file is left behind.
+                let _ = self
+                    .transfer_http
+                    .delete(pending.upload_url.expose())
+                    .send()
+                    .await;
+                return Err(TransferError::Cancelled);
+            }
+            if offset > total {
+                return Err(Error::invalid(CTX, "server asked for bytes past the end").into());
+            }
+            let len = FRAGMENT_SIZE.min(total - offset) as usize;
+            file.seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(local)?;
+            file.read_exact(&mut buffer[..len]).await.map_err(local)?;
+            let end = offset + len as u64 - 1;
+            let sent = self
+                .transfer_http
+                .put(pending.upload_url.expose())
+                .header(reqwest::header::CONTENT_LENGTH, len)
+                .header(
+                    reqwest::header::CONTENT_RANGE,
+                    format!("bytes {offset}-{end}/{total}"),
+                )
+                .body(buffer[..len].to_vec())
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) if resumes < 5 => {
+                    // Dropped connection: ask the server what it has, continue from there.
+                    resumes += 1;
+                    tracing::info!(error = %e, "upload interrupted; resuming");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(resumes)))
+                        .await;
+                    offset = self.session_offset(pending).await?;
+                    continue;
+                }
+                Err(e) => return Err(Error::network(CTX)(e).into()),
+            };
+            match response.status().as_u16() {
+                200 | 201 => {
+                    progress.update(total, total);
+                    let raw: RawItem = crate::net::read_json(response, MAX_JSON, CTX).await?;
+                    return raw
+                        .into_item()
+                        .map_err(|why| Error::invalid(CTX, why).into());
+                }
+                202 => {
+                    let status: SessionStatus =
+                        crate::net::read_json(response, MAX_JSON, CTX).await?;
+                    offset = next_offset(&status.next_expected_ranges).unwrap_or(end + 1);
+                    progress.update(offset.min(total), total);
+                }
+                416 => {
+                    // The range overlapped what the server has: resync.
+                    offset = self.session_offset(pending).await?;
+                }
+                404 => return Err(OneDriveError::Drive(DriveError::NotFound).into()),
+                429 | 503 => {
+                    let wait = super::retry::retry_after(&response)
+                        .unwrap_or(std::time::Duration::from_secs(1));
+                    tokio::time::sleep(wait.min(std::time::Duration::from_secs(30))).await;
+                }
+                _ => {
+                    return Err(Graph::check(CTX, response)
+                        .await
+                        .err()
+                        .unwrap_or_else(|| Error::invalid(CTX, "unexpected status"))
+                        .into())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_are_multiples_of_320_kib() {
+        assert_eq!(FRAGMENT_SIZE % FRAGMENT_UNIT, 0);
+    }
+
+    #[test]
+    fn next_expected_ranges_parse() {
+        assert_eq!(next_offset(&["327680-".into()]), Some(327680));
+        assert_eq!(next_offset(&["0-99".into(), "200-".into()]), Some(0));
+        assert_eq!(next_offset(&[]), None);
+        assert_eq!(next_offset(&["x-".into()]), None);
+    }
+}
