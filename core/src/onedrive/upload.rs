@@ -216,7 +216,7 @@ fn under_parent(
 }
 
 impl OneDrive {
-    async fn create_upload_session(
+    pub(crate) async fn create_upload_session(
         &self,
         folder_id: &str,
         name: &str,
