@@ -33,6 +33,10 @@ pub struct SimConfig {
     pub password_hash_iterations: u32,
     /// Interval of the keep-alive comments on event streams.
     pub sse_keep_alive: Duration,
+    /// Seeded printers that run a simulated MFP (started after the regions, on the cloud's
+    /// clock). None by default, so tests that drive a printer's client by hand have it to
+    /// themselves; [`crate::mfp::MfpConfig::seeded`] gives the demo's two.
+    pub mfps: Vec<crate::mfp::MfpConfig>,
 }
 
 /// Lifetimes, in seconds, of everything that expires.
@@ -389,6 +393,7 @@ impl Default for SimConfig {
             ],
             password_hash_iterations: 1_000,
             sse_keep_alive: Duration::from_secs(15),
+            mfps: Vec::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ mod events;
 mod extract;
 mod jobs;
 mod me;
+pub mod mfp;
 mod oauth;
 mod pairing;
 mod printer_side;
@@ -52,6 +53,7 @@ use url::Url;
 pub use clock::{SimClock, SimTime};
 pub use config::SimConfig;
 pub use error::{ErrorCode, SimError};
+pub use mfp::{MfpConfig, MfpHandle};
 pub use stats::Stats;
 
 use discovery::RegionInfo;
@@ -110,6 +112,7 @@ impl Cloud {
             })
             .collect();
         tasks.push(serve(listener, discovery::router(infos), shutdown_rx));
+        let mfps = start_mfps(&config, &regions, &clock)?;
         tracing::info!(discovery = %discovery_url, "reference cloud started");
         Ok(CloudHandle {
             discovery_url,
@@ -117,6 +120,7 @@ impl Cloud {
             clock,
             shutdown,
             tasks,
+            mfps,
         })
     }
 }
@@ -151,6 +155,43 @@ fn serve(
             tracing::error!(%error, "server stopped with an error");
         }
     })
+}
+
+/// Starts the simulated MFPs of `config.mfps`, each against its printer's region, on the
+/// cloud's clock unless its configuration brings its own.
+fn start_mfps(
+    config: &SimConfig,
+    regions: &[RegionHandle],
+    clock: &SimClock,
+) -> Result<Vec<MfpHandle>, SimError> {
+    let mut mfps: Vec<MfpHandle> = Vec::new();
+    for mfp in &config.mfps {
+        if mfps.iter().any(|m| m.printer_id() == mfp.printer_id) {
+            return Err(SimError::Config(format!(
+                "printer `{}` has two simulated MFPs",
+                mfp.printer_id
+            )));
+        }
+        let region = config
+            .regions
+            .iter()
+            .find(|r| {
+                r.tenants
+                    .iter()
+                    .any(|t| t.printers.iter().any(|p| p.id == mfp.printer_id))
+            })
+            .and_then(|r| regions.iter().find(|h| h.id == r.id))
+            .ok_or_else(|| {
+                SimError::Config(format!(
+                    "simulated MFP for unknown printer `{}`",
+                    mfp.printer_id
+                ))
+            })?;
+        let mut mfp = mfp.clone();
+        mfp.clock.get_or_insert_with(|| clock.clone());
+        mfps.push(MfpHandle::start(region.api_url.clone(), mfp)?);
+    }
+    Ok(mfps)
 }
 
 /// Refuses configurations with ambiguous ids.
@@ -213,6 +254,7 @@ pub struct CloudHandle {
     clock: SimClock,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    mfps: Vec<MfpHandle>,
 }
 
 impl CloudHandle {
@@ -224,6 +266,11 @@ impl CloudHandle {
     /// The clock every region uses; [`SimClock::advance`] expires codes and tokens at once.
     pub fn clock(&self) -> &SimClock {
         &self.clock
+    }
+
+    /// The simulated MFP of this printer, if `SimConfig::mfps` runs one.
+    pub fn mfp(&self, printer_id: &str) -> Option<&MfpHandle> {
+        self.mfps.iter().find(|m| m.printer_id() == printer_id)
     }
 
     /// Every URL the cloud serves, labelled (`discovery`, `eu api`, `eu events`, ...).
@@ -238,6 +285,9 @@ impl CloudHandle {
 
     /// Stops every server: event streams end, then connections close.
     pub async fn shutdown(self) {
+        for mfp in &self.mfps {
+            mfp.stop();
+        }
         let _ = self.shutdown.send(true);
         for mut task in self.tasks {
             if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
