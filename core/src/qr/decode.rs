@@ -157,11 +157,11 @@ pub(crate) fn decode_located_with(
         }
         let (dims, mx, my) = detect::dimensions(&b, tri);
         let mut read = None;
-        for (dim, align) in dims.iter().flat_map(|&d| [(d, true), (d, false)]) {
-            if !align && dim <= 21 {
+        for (dim, variant) in dims.iter().flat_map(|&d| [(d, 0), (d, 1), (d, 2)]) {
+            if variant == 1 && dim <= 21 {
                 continue;
             }
-            let Some(loc) = detect::locate(&b, tri, dim, mx, my, align) else {
+            let Some(loc) = detect::locate(&b, tri, dim, mx, my, variant) else {
                 continue;
             };
             if rep.region.is_none() {
@@ -263,7 +263,7 @@ pub fn debug_locate(
     for tri in triples.iter().take(4) {
         let (dims, mx, my) = detect::dimensions(&b, tri);
         let _ = writeln!(s, "  idx {:?} dims {dims:?} mx {mx:.2} my {my:.2}", tri.idx);
-        for (dim, al) in dims.iter().flat_map(|&d| [(d, true), (d, false)]) {
+        for (dim, al) in dims.iter().flat_map(|&d| [(d, 0), (d, 1), (d, 2)]) {
             if let Some(loc) = detect::locate(&b, tri, dim, mx, my, al) {
                 let ok = detect::sample(f, &loc).map(|smp| {
                     (0..detect::BIT_GRID_KINDS)

@@ -698,7 +698,7 @@ fn find_alignment(
     radius_modules: f32,
     axes: ((f32, f32), (f32, f32)),
     contrast: f32,
-) -> Option<PointF> {
+) -> Option<(PointF, f32)> {
     let (ax, ay) = axes;
     let score_at = |p: PointF| -> f32 {
         let g = |i: f32, j: f32| {
@@ -752,7 +752,8 @@ fn find_alignment(
             }
         }
     }
-    (bs >= contrast * 0.3).then_some(bp)
+    let _ = contrast;
+    Some((bp, bs))
 }
 
 const RING8: [(f32, f32); 8] = [
@@ -818,14 +819,33 @@ pub(crate) fn locate(
     dim: usize,
     mx: f32,
     my: f32,
-    use_alignment: bool,
+    variant: usize,
 ) -> Option<Located> {
     let d = dim as f32;
     let (tl, tr, bl) = (t.tl.c, t.tr.c, t.bl.c);
-    let br_finder = PointF {
-        x: tr.x - tl.x + bl.x,
-        y: tr.y - tl.y + bl.y,
+    let n = d - 7.0;
+    // Perspective from the finder sizes: local scale goes as 1/w^2 for the homography's
+    // denominator w, so w at TR and BL (relative to TL) follow from the size ratios. Variant 2
+    // ignores it (affine), for when the size estimates are off.
+    let (wr, wb) = if variant == 2 {
+        (1.0, 1.0)
+    } else {
+        let tlm = t.tl.module.max(0.5);
+        (
+            (tlm / t.tr.module.max(0.5)).sqrt().clamp(0.6, 1.6),
+            (tlm / t.bl.module.max(0.5)).sqrt().clamp(0.6, 1.6),
+        )
     };
+    let proj = |u: f32, v: f32| -> PointF {
+        let (fu, fv) = (u / n, v / n);
+        let w = 1.0 + (wr - 1.0) * fu + (wb - 1.0) * fv;
+        PointF {
+            x: (tl.x + (tr.x * wr - tl.x) * fu + (bl.x * wb - tl.x) * fv) / w,
+            y: (tl.y + (tr.y * wr - tl.y) * fu + (bl.y * wb - tl.y) * fv) / w,
+        }
+    };
+    let br_finder = proj(n, n);
+    let use_alignment = variant == 0;
     let module = (mx + my) / 2.0;
     let mut dst3 = br_finder;
     let mut src3 = PointF {
@@ -835,20 +855,42 @@ pub(crate) fn locate(
     if dim > 21 && use_alignment {
         let dx = tl.dist(tr).max(1.0);
         let dy = tl.dist(bl).max(1.0);
-        let n = d - 7.0;
         let axes = (
             ((tr.x - tl.x) / dx * (dx / n), (tr.y - tl.y) / dx * (dx / n)),
             ((bl.x - tl.x) / dy * (dy / n), (bl.y - tl.y) / dy * (dy / n)),
         );
         // The alignment pattern centre is 3 modules in from the bottom-right finder position.
-        let corr = 1.0 - 3.0 / (d - 7.0);
-        let est = PointF {
-            x: tl.x + corr * (br_finder.x - tl.x),
-            y: tl.y + corr * (br_finder.y - tl.y),
-        };
+        let est = proj(n - 3.0, n - 3.0);
         let contrast = finder_contrast(&b.f, tl, axes);
-        let radius = if dim > 60 { 4.0 } else { 5.0 };
-        if let Some(p) = find_alignment(&b.f, est, t.tl.dark, radius, axes, contrast) {
+        // Under perspective the modules near the bottom-right corner are larger or smaller
+        // than on average: scale the template by what the three finder sizes predict there.
+        let local = t.tr.module * t.bl.module / t.tl.module.max(0.5);
+        let r = (local / module.max(0.5)).clamp(0.6, 1.8);
+        let axes_br = (
+            (axes.0 .0 * r, axes.0 .1 * r),
+            (axes.1 .0 * r, axes.1 .1 * r),
+        );
+        // Widen the search step by step (strong perspective moves the pattern far from the
+        // affine estimate); keep the best weak candidate if no strong one shows up.
+        let mut weak: Option<(PointF, f32)> = None;
+        let mut strong = None;
+        for radius in [5.0f32, 10.0, 16.0] {
+            if radius > d / 2.0 {
+                break;
+            }
+            if let Some((p, score)) =
+                find_alignment(&b.f, est, t.tl.dark, radius, axes_br, contrast)
+            {
+                if score >= contrast * 0.3 {
+                    strong = Some(p);
+                    break;
+                }
+                if score >= contrast * 0.12 && weak.is_none_or(|(_, ws)| score > ws) {
+                    weak = Some((p, score));
+                }
+            }
+        }
+        if let Some(p) = strong.or(weak.map(|w| w.0)) {
             dst3 = p;
             src3 = PointF {
                 x: d - 6.5,
