@@ -241,7 +241,18 @@ pub(crate) async fn serve_scans(ctx: &Ctx, live: &mut Live) -> Result<(), Over> 
         } else if scan.state != "scanning" {
             continue;
         }
-        let pdf = generate_pdf(&ctx.config.scan, &scan.id, &ctx.config.printer_id);
+        let (settings, id, caption) = (
+            ctx.config.scan.clone(),
+            scan.id.clone(),
+            ctx.config.printer_id.clone(),
+        );
+        // A few megapixels of page images: off the async workers.
+        let pdf = match tokio::task::spawn_blocking(move || generate_pdf(&settings, &id, &caption))
+            .await
+        {
+            Ok(pdf) => pdf,
+            Err(_) => continue,
+        };
         let outcome = match &scan.upload_url {
             Some(url) => upload(ctx, url, &pdf).await,
             None => Err("scan has no upload URL".to_string()),
