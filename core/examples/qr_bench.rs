@@ -2,13 +2,15 @@
 //! decode time only (frames are loaded into memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi]
 //! ```
 //!
 //! `<folder>` holds `manifest.csv` (`file,condition,width,height,payload`) and the frames under
 //! `corpus/` as 8-bit grayscale PNG; any outside corpus in that layout works. `--reference` adds
 //! the per-frame results of another decoder (as written by `scripts/qr_bench_zxing.py`:
-//! `file,ok,ms`) as a third column; `--results` writes ours in the same format.
+//! `file,ok,ms`) as a third column; `--results` writes ours per frame; `--stages` counts which
+//! pipeline step read each frame; `--roi` also times the next frame of a steady stream (the
+//! same frame scanned again with the previous region of interest, as `FrameScanner` does).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -111,6 +113,7 @@ fn run() -> Result<(), String> {
     let mut reference: Option<(String, PathBuf)> = None;
     let mut results: Option<PathBuf> = None;
     let mut stages = false;
+    let mut roi = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -120,6 +123,7 @@ fn run() -> Result<(), String> {
             }
             "--results" => results = Some(PathBuf::from(args.next().ok_or("--results path")?)),
             "--stages" => stages = true,
+            "--roi" => roi = true,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
@@ -134,6 +138,9 @@ fn run() -> Result<(), String> {
 
     let opts = PipelineOptions::default();
     let mut rows: Vec<(usize, Res, Res)> = Vec::new();
+    // Time of the next frame of a steady stream: the same frame again, with the region the
+    // first scan reported as region of interest (what `FrameScanner` does).
+    let mut roi_ms: Vec<(usize, f64)> = Vec::new();
     let mut stage_count: BTreeMap<String, usize> = BTreeMap::new();
     for (i, e) in entries.iter().enumerate() {
         let bytes = std::fs::read(dir.join("corpus").join(&e.file))
@@ -154,6 +161,14 @@ fn run() -> Result<(), String> {
         let ours = qr::scan(&f, &opts);
         let ours_ms = t.elapsed().as_secs_f64() * 1e3;
         let ours_ok = ours.codes.iter().any(|c| c.text == e.payload);
+        if roi && ours_ok {
+            let t = Instant::now();
+            let again = qr::scan_with_roi(&f, &opts, ours.region);
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if again.codes.iter().any(|c| c.text == e.payload) {
+                roi_ms.push((i, ms));
+            }
+        }
         let st = match (ours_ok, ours.stage) {
             (true, Some(s)) => format!("{s:?}"),
             _ => "none".into(),
@@ -302,6 +317,26 @@ fn run() -> Result<(), String> {
             );
         }
         println!();
+    }
+    if roi {
+        println!();
+        println!("| frame size | ours, next frame of a steady stream (ROI) median / p95 (ms) |");
+        println!("|---|---:|");
+        let mut sizes: Vec<(usize, usize)> = entries.iter().map(|e| (e.width, e.height)).collect();
+        sizes.sort();
+        sizes.dedup();
+        for (w, h) in sizes {
+            let mut v: Vec<f64> = roi_ms
+                .iter()
+                .filter(|(i, _)| entries[*i].width == w && entries[*i].height == h)
+                .map(|(_, ms)| *ms)
+                .collect();
+            println!(
+                "| {w}x{h} | {:.2} / {:.2} |",
+                pct(&mut v, 0.5),
+                pct(&mut v, 0.95)
+            );
+        }
     }
     if ref_name.is_some() {
         println!();

@@ -187,6 +187,27 @@ impl<'a> LumaFrame<'a> {
         LumaFrame { rotation, ..self }
     }
 
+    /// A view of the rectangle `[x0, x0 + w) x [y0, y0 + h)` (clipped to the frame), without
+    /// copying; `None` if nothing is left. Rotation is dropped: the crop is in sensor pixels.
+    pub(crate) fn crop(&self, x0: usize, y0: usize, w: usize, h: usize) -> Option<LumaFrame<'a>> {
+        if x0 >= self.width || y0 >= self.height {
+            return None;
+        }
+        let w = w.min(self.width - x0);
+        let h = h.min(self.height - y0);
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let start = y0 * self.stride + x0;
+        Some(LumaFrame {
+            data: &self.data[start..],
+            width: w,
+            height: h,
+            stride: self.stride,
+            rotation: Rotation::Deg0,
+        })
+    }
+
     /// One row of pixels. `y` must be `< height` (internal callers guarantee it).
     #[inline(always)]
     pub(crate) fn row(&self, y: usize) -> &'a [u8] {

@@ -13,6 +13,7 @@ pub mod decode;
 mod detect;
 pub mod frame;
 pub mod pipeline;
+pub mod scanner;
 
 #[cfg(any(test, feature = "corpus"))]
 pub mod corpus;
@@ -22,7 +23,8 @@ pub use detect::PointF;
 pub use frame::{
     luma_from_encoded, luma_from_rgba, FrameError, LumaFrame, LumaImage, PixelOrder, Rotation,
 };
-pub use pipeline::{scan, PipelineOptions, ScanHint, ScanOutcome, Stage};
+pub use pipeline::{scan, scan_with_roi, PipelineOptions, ScanHint, ScanOutcome, Stage};
+pub use scanner::{FrameScanner, ScanEvent, ScannerConfig, ScannerHint, SubmitOutcome};
 
 #[cfg(test)]
 mod tests;

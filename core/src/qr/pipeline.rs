@@ -1,12 +1,14 @@
 //! The robustness pipeline: cheap first, stop at the first success, bounded work per frame.
 
 use super::decode::{self, DecodedCode, LocateReport};
-use super::detect::DetectParams;
+use super::detect::{DetectParams, PointF};
 use super::frame::{LumaFrame, LumaImage};
 
 /// Which step of the pipeline read the code (for measurements and tuning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
+    /// Our locator on the region where the previous frame saw the code.
+    Roi,
     /// Our locator on a box-downscaled frame (the fast path).
     Downscaled,
     /// Our locator on the full frame, sparse rows.
@@ -53,6 +55,9 @@ pub struct ScanOutcome {
     pub stage: Option<Stage>,
     /// When nothing was read but a code seemed to be there: why.
     pub hint: Option<ScanHint>,
+    /// Where the code (read or not) is, in sensor pixels `(x0, y0, x1, y1)`: the region of
+    /// interest to try first on the next frame of the stream.
+    pub region: Option<(f32, f32, f32, f32)>,
 }
 
 /// Module size (px) under which we tell the user to move closer.
@@ -69,6 +74,64 @@ fn first_pass_factor(f: &LumaFrame<'_>) -> usize {
     (f.width().min(f.height()) / 360).clamp(1, 4)
 }
 
+/// Decodes every QR code in a frame, trying first the region of interest `roi` (sensor pixels
+/// `(x0, y0, x1, y1)`, e.g. [`ScanOutcome::region`] of the previous frame) grown by half its
+/// size: a code that was there a frame ago is usually still there, and the crop is a fraction
+/// of the frame. Falls back to [`scan`] on the whole frame.
+pub fn scan_with_roi(
+    f: &LumaFrame<'_>,
+    opts: &PipelineOptions,
+    roi: Option<(f32, f32, f32, f32)>,
+) -> ScanOutcome {
+    if let Some((x0, y0, x1, y1)) = roi {
+        let (w, h) = ((x1 - x0).max(1.0), (y1 - y0).max(1.0));
+        let cx0 = (x0 - w / 2.0).max(0.0) as usize;
+        let cy0 = (y0 - h / 2.0).max(0.0) as usize;
+        let cw = (w * 2.0) as usize + 1;
+        let ch = (h * 2.0) as usize + 1;
+        let big_enough = cw >= 64 && ch >= 64;
+        if let Some(c) = f.crop(cx0, cy0, cw, ch).filter(|_| big_enough) {
+            let factor = (c.width().min(c.height()) / 360).clamp(1, 4);
+            let rep = if factor >= 2 {
+                downscale(&c, factor).map(|small| {
+                    let mut r = decode::decode_located(&small.as_frame(), &fast_params());
+                    for code in &mut r.codes {
+                        code.corners = code.corners.map(|p| PointF {
+                            x: p.x * factor as f32,
+                            y: p.y * factor as f32,
+                        });
+                    }
+                    r
+                })
+            } else {
+                Some(decode::decode_located(&c, &fast_params()))
+            };
+            if let Some(rep) = rep.filter(|r| !r.codes.is_empty()) {
+                let codes = rep
+                    .codes
+                    .into_iter()
+                    .map(|mut code| {
+                        code.corners = code.corners.map(|p| PointF {
+                            x: p.x + cx0 as f32,
+                            y: p.y + cy0 as f32,
+                        });
+                        code
+                    })
+                    .collect();
+                return done(f, codes, 1.0, Stage::Roi);
+            }
+        }
+    }
+    scan(f, opts)
+}
+
+fn fast_params() -> DetectParams {
+    DetectParams {
+        row_step: 2,
+        min_range: 20,
+    }
+}
+
 /// Decodes every QR code in a frame.
 ///
 /// Steps, cheapest first, stopping at the first that reads a code:
@@ -83,15 +146,15 @@ pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
     let small = downscale(f, factor.max(2));
     if let Some(small) = &small {
         let sf = small.as_frame();
-        let p = DetectParams {
-            row_step: 2,
-            min_range: 20,
-        };
-        let rep = decode::decode_located(&sf, &p);
+        let rep = decode::decode_located(&sf, &fast_params());
         if !rep.codes.is_empty() {
             return done(f, rep.codes, factor.max(2) as f32, Stage::Downscaled);
         }
         merge(&mut seen, &rep, factor.max(2) as f32);
+        if let Some((a, b, c, d)) = rep.region {
+            let k = factor.max(2) as f32;
+            seen.region = Some((a * k, b * k, c * k, d * k));
+        }
     }
 
     let p = DetectParams {
@@ -125,12 +188,19 @@ pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
         codes: Vec::new(),
         stage: None,
         hint: hint(&seen),
+        region: seen.region,
     }
 }
 
 /// Result with corners mapped from a frame `scale` times smaller than `f` to `f`'s upright image.
 fn done(f: &LumaFrame<'_>, codes: Vec<DecodedCode>, scale: f32, stage: Stage) -> ScanOutcome {
+    // Region of the first code, in sensor pixels (before rotation).
+    let region = codes.first().map(|c| {
+        let (x0, y0, x1, y1) = c.bounds();
+        (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
+    });
     ScanOutcome {
+        region,
         codes: codes
             .into_iter()
             .map(|c| decode::code_to_upright(f, c, scale))
@@ -141,6 +211,9 @@ fn done(f: &LumaFrame<'_>, codes: Vec<DecodedCode>, scale: f32, stage: Stage) ->
 }
 
 fn merge(a: &mut LocateReport, b: &LocateReport, scale: f32) {
+    if a.region.is_none() {
+        a.region = b.region;
+    }
     a.finders = a.finders.max(b.finders);
     a.triples = a.triples.max(b.triples);
     if let Some(m) = b.unread_module {

@@ -1,0 +1,310 @@
+//! [`FrameScanner`]: the camera-rate front end the mobile shells feed.
+//!
+//! The shells hand over every analysis frame from a background thread (CameraX analyzer,
+//! `AVCaptureVideoDataOutput` queue). The scanner never queues: a frame that arrives while
+//! another is being decoded is dropped at once ([`SubmitOutcome::Dropped`]), so latency stays
+//! one frame and memory flat. A pairing code is reported once ([`ScanEvent::Paired`]) and then
+//! ignored until [`FrameScanner::reset`]; hints for the UI (move closer, low contrast, not a
+//! Roger code, ...) are reported when they change, at most once per `hint_interval` each.
+//! Every payload goes through [`parse_pairing_payload`]: nothing here sends a request.
+//!
+//! The region where the previous frame saw a code is tried first on the next frame
+//! ([`scan_with_roi`]), which makes steady aiming cheaper than the first frame.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::frame::LumaFrame;
+use super::pipeline::{scan_with_roi, PipelineOptions, ScanHint};
+use crate::pairing::payload::{parse_pairing_payload, PairingPayload, PairingPolicy, PayloadError};
+
+/// Scanner settings.
+#[derive(Debug, Clone)]
+pub struct ScannerConfig {
+    /// Which origins a pairing code may point at.
+    pub policy: PairingPolicy,
+    /// Pipeline switches.
+    pub pipeline: PipelineOptions,
+    /// Minimum time between two reports of the same hint.
+    pub hint_interval: Duration,
+}
+
+impl ScannerConfig {
+    /// Defaults for a policy: full pipeline, hints at most once a second.
+    pub fn new(policy: PairingPolicy) -> Self {
+        ScannerConfig {
+            policy,
+            pipeline: PipelineOptions::default(),
+            hint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the UI should tell the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScannerHint {
+    /// A code is visible but too small: move closer.
+    MoveCloser,
+    /// A code is visible but too faint: reduce glare or raise screen brightness.
+    LowContrast,
+    /// A code is visible but not readable yet: hold steady.
+    HoldSteady,
+    /// A QR code was read but it is not a Roger pairing code.
+    NotARogerCode,
+    /// A pairing code pointing at a host that is not a trusted Roger server (refused).
+    UntrustedHost,
+    /// A Roger pairing code of a newer format: the app needs an update.
+    UnsupportedVersion,
+    /// A Roger pairing code on a trusted host, but damaged or incomplete.
+    Malformed,
+}
+
+/// Something to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanEvent {
+    /// A valid pairing code (reported once until [`FrameScanner::reset`]).
+    Paired(PairingPayload),
+    /// A hint for the user.
+    Hint(ScannerHint),
+}
+
+/// What happened to a submitted frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    /// Another frame was being decoded: this one was dropped without work.
+    Dropped,
+    /// A pairing code was already reported: frames are ignored until reset.
+    Done,
+    /// The frame was decoded; maybe something to show.
+    Processed(Option<ScanEvent>),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    paired: Option<PairingPayload>,
+    roi: Option<(f32, f32, f32, f32)>,
+    last_hint: Option<(ScannerHint, Instant)>,
+}
+
+/// Camera-rate QR scanner for pairing. `Sync`: share it between the camera thread and the UI.
+#[derive(Debug)]
+pub struct FrameScanner {
+    config: ScannerConfig,
+    busy: AtomicBool,
+    state: Mutex<State>,
+}
+
+impl FrameScanner {
+    /// A scanner accepting pairing codes for `config.policy`.
+    pub fn new(config: ScannerConfig) -> Self {
+        FrameScanner {
+            config,
+            busy: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Decodes one frame unless another is in progress (then it is dropped at once). CPU work:
+    /// call it from the camera's background thread, not the UI thread.
+    pub fn submit(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
+        if self
+            .busy
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            return SubmitOutcome::Dropped;
+        }
+        let out = self.process(frame);
+        self.busy.store(false, Ordering::Release);
+        out
+    }
+
+    /// The pairing code reported, if any.
+    pub fn paired(&self) -> Option<PairingPayload> {
+        self.lock().paired.clone()
+    }
+
+    /// Forgets the reported code, the region of interest and the hint history (the user
+    /// cancelled, or the approval failed and they scan again).
+    pub fn reset(&self) {
+        *self.lock() = State::default();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave State inconsistent (plain values).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn process(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
+        let roi = {
+            let st = self.lock();
+            if st.paired.is_some() {
+                return SubmitOutcome::Done;
+            }
+            st.roi
+        };
+        let out = scan_with_roi(frame, &self.config.pipeline, roi);
+        let mut st = self.lock();
+        st.roi = out.region;
+        if st.paired.is_some() {
+            return SubmitOutcome::Done;
+        }
+        // Among several codes in view, a valid pairing code wins; otherwise the most telling
+        // rejection becomes the hint.
+        let mut rejection: Option<ScannerHint> = None;
+        for code in &out.codes {
+            match parse_pairing_payload(&code.text, &self.config.policy) {
+                Ok(p) => {
+                    st.paired = Some(p.clone());
+                    return SubmitOutcome::Processed(Some(ScanEvent::Paired(p)));
+                }
+                Err(e) => {
+                    let h = match e {
+                        PayloadError::NotARogerCode => ScannerHint::NotARogerCode,
+                        PayloadError::UntrustedHost => ScannerHint::UntrustedHost,
+                        PayloadError::UnsupportedVersion { .. } => ScannerHint::UnsupportedVersion,
+                        PayloadError::Malformed(_) => ScannerHint::Malformed,
+                    };
+                    if rejection.is_none_or(|r| rank(h) > rank(r)) {
+                        rejection = Some(h);
+                    }
+                }
+            }
+        }
+        let hint = rejection.or(out.hint.map(|h| match h {
+            ScanHint::TooSmall => ScannerHint::MoveCloser,
+            ScanHint::LowContrast => ScannerHint::LowContrast,
+            ScanHint::Unreadable => ScannerHint::HoldSteady,
+        }));
+        let Some(hint) = hint else {
+            return SubmitOutcome::Processed(None);
+        };
+        let now = Instant::now();
+        let repeat = st
+            .last_hint
+            .is_some_and(|(h, t)| h == hint && now.duration_since(t) < self.config.hint_interval);
+        if repeat {
+            return SubmitOutcome::Processed(None);
+        }
+        st.last_hint = Some((hint, now));
+        SubmitOutcome::Processed(Some(ScanEvent::Hint(hint)))
+    }
+}
+
+/// Which rejection to show when several codes are in view: the closest to a Roger code.
+fn rank(h: ScannerHint) -> u8 {
+    match h {
+        ScannerHint::UnsupportedVersion => 4,
+        ScannerHint::UntrustedHost => 3,
+        ScannerHint::Malformed => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pairing::payload::TrustedOrigin;
+    use crate::qr::frame::LumaImage;
+
+    fn policy() -> PairingPolicy {
+        PairingPolicy::new(vec![
+            TrustedOrigin::https("eu", "eu.roger.myq.cloud"),
+            TrustedOrigin::https("us", "us.roger.myq.cloud"),
+        ])
+    }
+
+    fn frame_with(text: &str) -> LumaImage {
+        let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
+        let dim = code.width();
+        let colors = code.to_colors();
+        let scale = 6;
+        let (w, h) = (400, 300);
+        let mut data = vec![225u8; w * h];
+        for y in 0..dim * scale {
+            for x in 0..dim * scale {
+                if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
+                    data[(40 + y) * w + 60 + x] = 30;
+                }
+            }
+        }
+        LumaImage::new(w, h, data).expect("valid")
+    }
+
+    #[test]
+    fn reports_a_pairing_code_once_until_reset() {
+        let s = FrameScanner::new(ScannerConfig::new(policy()));
+        let img = frame_with("https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK");
+        let first = s.submit(&img.as_frame());
+        match first {
+            SubmitOutcome::Processed(Some(ScanEvent::Paired(p))) => {
+                assert_eq!(p.user_code.display(), "BCDF-GHJK");
+                assert_eq!(p.region_id, "eu");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.submit(&img.as_frame()), SubmitOutcome::Done);
+        assert!(s.paired().is_some());
+        s.reset();
+        assert!(s.paired().is_none());
+        assert!(matches!(
+            s.submit(&img.as_frame()),
+            SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))
+        ));
+    }
+
+    #[test]
+    fn drops_frames_while_busy() {
+        let s = FrameScanner::new(ScannerConfig::new(policy()));
+        let img = frame_with("https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK");
+        s.busy.store(true, Ordering::SeqCst);
+        assert_eq!(s.submit(&img.as_frame()), SubmitOutcome::Dropped);
+        s.busy.store(false, Ordering::SeqCst);
+        assert!(matches!(
+            s.submit(&img.as_frame()),
+            SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))
+        ));
+    }
+
+    #[test]
+    fn concurrent_submits_never_queue() {
+        let s = std::sync::Arc::new(FrameScanner::new(ScannerConfig::new(policy())));
+        let img = std::sync::Arc::new(frame_with("https://example.com/"));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (s, img) = (s.clone(), img.clone());
+                std::thread::spawn(move || {
+                    (0..5)
+                        .map(|_| s.submit(&img.as_frame()))
+                        .filter(|o| *o == SubmitOutcome::Dropped)
+                        .count()
+                })
+            })
+            .collect();
+        let dropped: usize = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        // Whatever the interleaving, no call waited for another: each was processed or dropped.
+        assert!(dropped <= 20);
+        assert!(!s.busy.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn hints_for_foreign_and_untrusted_codes_are_debounced() {
+        let mut cfg = ScannerConfig::new(policy());
+        cfg.hint_interval = Duration::from_secs(60);
+        let s = FrameScanner::new(cfg);
+        let other = frame_with("https://example.com/menu");
+        assert_eq!(
+            s.submit(&other.as_frame()),
+            SubmitOutcome::Processed(Some(ScanEvent::Hint(ScannerHint::NotARogerCode)))
+        );
+        // Same hint again within the interval: nothing new to show.
+        assert_eq!(s.submit(&other.as_frame()), SubmitOutcome::Processed(None));
+        let evil = frame_with("https://eu.roger.myq.cloud.evil.com/pair?v=1&code=BCDF-GHJK");
+        assert_eq!(
+            s.submit(&evil.as_frame()),
+            SubmitOutcome::Processed(Some(ScanEvent::Hint(ScannerHint::UntrustedHost)))
+        );
+        assert!(s.paired().is_none());
+    }
+}
