@@ -5,5 +5,5 @@ mod redirect;
 mod tokens;
 
 pub use record::{AccountRecord, Provider, RECORD_VERSION};
-pub use redirect::{check_redirect, AuthorizationResponse, ExpectedRedirect};
+pub use redirect::{check_redirect, issuer_matches, AuthorizationResponse, ExpectedRedirect};
 pub use tokens::{AuthState, Identity, TokenManager, TokenManagerDeps};

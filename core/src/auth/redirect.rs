@@ -29,6 +29,25 @@ pub struct AuthorizationResponse {
     pub code: Secret,
 }
 
+/// Whether `actual` is the expected issuer. Multi-tenant Microsoft authorities publish the
+/// template `…/{tenantid}/v2.0`; there the placeholder stands for one tenant id segment
+/// (letters, digits, `-`), nothing else.
+pub fn issuer_matches(expected: &str, actual: &str) -> bool {
+    match expected.split_once("{tenantid}") {
+        None => expected == actual,
+        Some((prefix, suffix)) => actual
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(|tenant| {
+                !tenant.is_empty()
+                    && tenant.len() <= 64
+                    && tenant
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            }),
+    }
+}
+
 /// Checks the redirect: same redirect URI, matching `state`, matching `iss`, no `error`, a code.
 pub fn check_redirect(
     redirect: &str,
@@ -71,7 +90,7 @@ pub fn check_redirect(
         _ => return Err(SignInError::StateMismatch),
     }
     match iss {
-        Some(i) if i == expected.issuer => {}
+        Some(i) if issuer_matches(expected.issuer, &i) => {}
         Some(_) => return Err(SignInError::IssuerMismatch),
         None if expected.iss_required => return Err(SignInError::IssuerMismatch),
         None => {}
@@ -108,6 +127,26 @@ mod tests {
                 iss_required: true,
             },
         )
+    }
+
+    #[test]
+    fn tenant_templates_match_one_tenant_segment_only() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(issuer_matches(
+            t,
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+        ));
+        assert!(!issuer_matches(
+            t,
+            "https://login.microsoftonline.com//v2.0"
+        ));
+        assert!(!issuer_matches(
+            t,
+            "https://login.microsoftonline.com/a/b/v2.0"
+        ));
+        assert!(!issuer_matches(t, "https://evil.example/x/v2.0"));
+        assert!(issuer_matches("https://as.example", "https://as.example"));
+        assert!(!issuer_matches("https://as.example", "https://as.example/"));
     }
 
     #[test]

@@ -100,7 +100,10 @@ impl Graph {
     ) -> Result<GraphClient, Error> {
         if base.scheme() == "http" && is_loopback(base) {
             let mut client = GraphClient::from(configuration.https_only(false));
-            client.use_test_endpoint(base);
+            // graph-rs-sdk appends paths with their leading '/': give it the base without one.
+            let endpoint = Url::parse(base.as_str().trim_end_matches('/'))
+                .map_err(|e| Error::invalid("configuring Microsoft Graph", e.to_string()))?;
+            client.use_test_endpoint(&endpoint);
             Ok(client)
         } else {
             Self::production_client(configuration, base)
