@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use crate::microsoft::config::{
+    MicrosoftConfig, FRAGMENT_UNIT, MICROSOFT_APP_REDIRECT_URI, MICROSOFT_CLIENT_ID,
+    MICROSOFT_LOOPBACK_REDIRECT_URI,
+};
+
 /// Client id of the public client (the phone app and the desktop CLI).
 pub const PUBLIC_CLIENT_ID: &str = "roger-mobile";
 /// Redirect URI registered for the phone app (private-use scheme, RFC 8252 §7.1).
@@ -37,6 +42,8 @@ pub struct SimConfig {
     /// clock). None by default, so tests that drive a printer's client by hand have it to
     /// themselves; [`crate::mfp::MfpConfig::seeded`] gives the demo's two.
     pub mfps: Vec<crate::mfp::MfpConfig>,
+    /// The Microsoft identity and Graph OneDrive emulator.
+    pub microsoft: MicrosoftConfig,
 }
 
 /// Lifetimes, in seconds, of everything that expires.
@@ -394,6 +401,7 @@ impl Default for SimConfig {
             password_hash_iterations: 1_000,
             sse_keep_alive: Duration::from_secs(15),
             mfps: Vec::new(),
+            microsoft: MicrosoftConfig::default(),
         }
     }
 }

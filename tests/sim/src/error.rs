@@ -17,6 +17,9 @@ pub enum SimError {
     /// A scripted browser login did not end in a redirect to the client.
     #[error("scripted login failed: {0}")]
     Login(String),
+    /// A drive test hook could not do its job (no such user, path or free name).
+    #[error("drive hook failed: {0}")]
+    Drive(String),
 }
 
 /// Error codes of the `/api/v1` error body; the protocol document lists them.

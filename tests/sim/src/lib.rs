@@ -26,6 +26,7 @@ mod extract;
 mod jobs;
 mod me;
 pub mod mfp;
+mod microsoft;
 mod oauth;
 mod pairing;
 mod printer_side;
@@ -54,6 +55,9 @@ pub use clock::{SimClock, SimTime};
 pub use config::SimConfig;
 pub use error::{ErrorCode, SimError};
 pub use mfp::{MfpConfig, MfpHandle};
+pub use microsoft::graph::faults::{Faults, GraphStats, ThrottleStatus};
+pub use microsoft::identity::IdentityStats;
+pub use microsoft::{DriveEntry, GraphHandle, IdentityHandle};
 pub use stats::Stats;
 
 use discovery::RegionInfo;
@@ -111,7 +115,13 @@ impl Cloud {
                 events_url: r.events_url.to_string(),
             })
             .collect();
-        tasks.push(serve(listener, discovery::router(infos), shutdown_rx));
+        tasks.push(serve(
+            listener,
+            discovery::router(infos),
+            shutdown_rx.clone(),
+        ));
+        let microsoft = microsoft::start(config.clone(), clock.clone(), shutdown_rx).await?;
+        tasks.extend(microsoft.tasks);
         let mfps = start_mfps(&config, &regions, &clock)?;
         tracing::info!(discovery = %discovery_url, "reference cloud started");
         Ok(CloudHandle {
@@ -121,6 +131,10 @@ impl Cloud {
             shutdown,
             tasks,
             mfps,
+            identity_url: microsoft.identity.url.clone(),
+            graph_url: microsoft.graph.url.clone(),
+            identity: microsoft.identity,
+            graph: microsoft.graph,
         })
     }
 }
@@ -255,6 +269,13 @@ pub struct CloudHandle {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     mfps: Vec<MfpHandle>,
+    /// Base URL of the Microsoft identity emulator, ending with `/`: authorities are
+    /// `{identity_url}{tenant}/v2.0`.
+    pub identity_url: Url,
+    /// Base URL of the Graph emulator, including `v1.0/`.
+    pub graph_url: Url,
+    identity: IdentityHandle,
+    graph: GraphHandle,
 }
 
 impl CloudHandle {
@@ -273,6 +294,16 @@ impl CloudHandle {
         self.mfps.iter().find(|m| m.printer_id() == printer_id)
     }
 
+    /// The Microsoft identity platform emulator.
+    pub fn identity(&self) -> &IdentityHandle {
+        &self.identity
+    }
+
+    /// The Graph OneDrive emulator (with its fault switches).
+    pub fn graph(&self) -> &GraphHandle {
+        &self.graph
+    }
+
     /// Every URL the cloud serves, labelled (`discovery`, `eu api`, `eu events`, ...).
     pub fn urls(&self) -> Vec<(String, Url)> {
         let mut urls = vec![("discovery".to_string(), self.discovery_url.clone())];
@@ -280,6 +311,9 @@ impl CloudHandle {
             urls.push((format!("{} api", region.id), region.api_url.clone()));
             urls.push((format!("{} events", region.id), region.events_url.clone()));
         }
+        urls.push(("identity".to_string(), self.identity_url.clone()));
+        urls.push(("graph".to_string(), self.graph_url.clone()));
+        urls.push(("content".to_string(), self.graph.content_url.clone()));
         urls
     }
 
@@ -314,6 +348,8 @@ impl fmt::Debug for CloudHandle {
         f.debug_struct("CloudHandle")
             .field("discovery_url", &self.discovery_url.as_str())
             .field("regions", &self.regions)
+            .field("identity_url", &self.identity_url.as_str())
+            .field("graph_url", &self.graph_url.as_str())
             .finish()
     }
 }

@@ -79,7 +79,7 @@ fn page(status: StatusCode, message: impl Into<String>) -> Outcome {
 }
 
 /// Whether `candidate` is registered: an exact match, or the loopback URI with any port.
-fn redirect_allowed(registered: &[String], candidate: &str) -> bool {
+pub(crate) fn redirect_allowed(registered: &[String], candidate: &str) -> bool {
     if registered.iter().any(|r| r == candidate) {
         return true;
     }
