@@ -6,6 +6,11 @@
 //! the print, scan and session API with Server-Sent Events. The wire contract is described in
 //! `docs/protocol.md` and `docs/openapi.yaml`.
 //!
+//! Beside it run a Microsoft identity platform and Graph OneDrive emulator (sign-in with PKCE and
+//! refresh rotation, the OneDrive subset the core uses, upload sessions and pre-authenticated
+//! download URLs on their own origin, fault switches): see [`CloudHandle::identity`],
+//! [`CloudHandle::graph`] and `docs/protocol.md` §12.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), roger_sim::SimError> {
 //! let cloud = roger_sim::Cloud::start(roger_sim::SimConfig::default()).await?;

@@ -413,6 +413,9 @@ impl Drive {
                 return Ok((existing_id, false));
             }
             (Some(existing_id), NewItem::Folder) => {
+                if !self.items[&existing_id].is_folder() {
+                    return Err(GraphError::name_exists());
+                }
                 self.delete(&existing_id, now)?;
                 NewItem::Folder
             }
@@ -614,6 +617,25 @@ mod tests {
         assert_eq!((same.as_str(), created), (a.as_str(), false));
         assert_eq!(&d.get(&a).unwrap().file().unwrap().bytes[..], b"4");
         assert_eq!(d.get(&a).unwrap().etag_version, 2);
+        let err = d
+            .create(&root, "a.pdf", NewItem::Folder, Conflict::Replace, now)
+            .unwrap_err();
+        assert_eq!(
+            err.code(),
+            "nameAlreadyExists",
+            "a folder never replaces a file"
+        );
+        let (f, _) = d
+            .create(&root, "F", NewItem::Folder, Conflict::Fail, now)
+            .unwrap();
+        let err = d
+            .create(&root, "f", file(b"x"), Conflict::Replace, now)
+            .unwrap_err();
+        assert_eq!(err.code(), "nameAlreadyExists", "nor a file a folder");
+        let (g, created) = d
+            .create(&root, "F", NewItem::Folder, Conflict::Replace, now)
+            .unwrap();
+        assert!(created && g != f && d.get(&f).is_none());
     }
 
     #[test]
