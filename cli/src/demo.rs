@@ -6,19 +6,42 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
+use std::path::Path;
+use std::time::Duration;
+
 use roger_core::accounts::{Accounts, OpenOptions};
+use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive};
+use roger_core::pairing::{parse_pairing_payload, policy_from_regions};
+use roger_core::qr::{scan, LumaFrame, PipelineOptions};
 use roger_core::store::MemoryStore;
 use roger_core::Config;
-use roger_sim::{Cloud, CloudHandle, SimConfig};
+use roger_sim::{Cloud, CloudHandle, MfpConfig, SimConfig};
 
 /// The demo user of the reference cloud (test data, not a real account).
 const DEMO_USER: (&str, &str) = ("alice@contoso.example", "alice-password");
+
+/// The printer whose screen the demo scans.
+const DEMO_PRINTER: &str = "contoso-reception";
+/// Where the demo writes the printer's QR code and camera frame.
+const OUT_DIR: &str = "out";
 
 fn core_config(cloud: &CloudHandle) -> Config {
     let mut config = Config::production();
     config.discovery_url = cloud.discovery_url.clone();
     config.allow_insecure_loopback = true;
+    config.microsoft.authority = cloud.identity().authority("organizations");
+    config.microsoft.expected_issuer = format!("{}{{tenantid}}/v2.0", cloud.identity_url);
+    config.microsoft.client.client_id = cloud.identity().client_id().to_owned();
+    config.graph_url = cloud.graph_url.clone();
     config
+}
+
+fn save_gray_png(path: &Path, width: u32, height: u32, pixels: Vec<u8>) -> anyhow::Result<()> {
+    let image = image::GrayImage::from_raw(width, height, pixels)
+        .ok_or_else(|| anyhow!("frame size does not match its pixels"))?;
+    image
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 fn step(n: u32, text: &str) {
@@ -27,7 +50,9 @@ fn step(n: u32, text: &str) {
 
 pub async fn run(serve: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let cloud = Cloud::start(SimConfig::default())
+    let mut sim = SimConfig::default();
+    sim.mfps = vec![MfpConfig::for_printer(DEMO_PRINTER)];
+    let cloud = Cloud::start(sim)
         .await
         .context("starting the reference cloud")?;
     println!(
@@ -96,13 +121,108 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         );
     }
 
+    step(4, "The printer shows its login QR code");
+    let mfp = cloud
+        .mfp(DEMO_PRINTER)
+        .ok_or_else(|| anyhow!("no simulated MFP for {DEMO_PRINTER}"))?;
+    let qr = mfp
+        .wait_for_new_qr(None, Duration::from_secs(10))
+        .await
+        .map_err(|e| anyhow!("the MFP shows no code: {e:?}"))?;
+    std::fs::create_dir_all(OUT_DIR)?;
+    let qr_path = Path::new(OUT_DIR).join("mfp-qr.png");
+    std::fs::write(&qr_path, &qr.png)?;
+    let frame = mfp.camera_frame(1280, 720);
+    let frame_path = Path::new(OUT_DIR).join("mfp-camera.png");
+    save_gray_png(&frame_path, frame.width, frame.height, frame.pixels.clone())?;
+    println!(
+        "  {DEMO_PRINTER} shows code {} (QR saved to {})",
+        qr.user_code,
+        qr_path.display()
+    );
+    println!(
+        "  a 1280x720 camera view of its screen: {}",
+        frame_path.display()
+    );
+
     step(
-        4,
+        5,
+        "The phone decodes the camera frame and checks the payload",
+    );
+    let luma = LumaFrame::packed(&frame.pixels, frame.width as usize, frame.height as usize)?;
+    let started = std::time::Instant::now();
+    let outcome = scan(&luma, &PipelineOptions::default());
+    let decoded = outcome
+        .codes
+        .first()
+        .ok_or_else(|| anyhow!("no QR code read from the camera frame ({:?})", outcome.hint))?;
+    println!(
+        "  read in {:.1} ms ({:?})",
+        started.elapsed().as_secs_f64() * 1000.0,
+        outcome.stage
+    );
+    let policy = policy_from_regions(&accounts.regions().await?, true);
+    let payload = parse_pairing_payload(&decoded.text, &policy)?;
+    println!(
+        "  trusted Roger code {} for region {}: checked before any request is sent",
+        payload.user_code.display(),
+        payload.region_id
+    );
+
+    step(
+        6,
+        "Sign in to Microsoft for OneDrive (PKCE; Files.ReadWrite offline_access User.Read)",
+    );
+    let authorize = accounts.begin_microsoft_sign_in().await?;
+    let redirect = cloud
+        .identity()
+        .browser_login(&authorize, DEMO_USER.0, DEMO_USER.1)
+        .map_err(|e| anyhow!("scripted Microsoft login: {e}"))?;
+    println!(
+        "  {:?}",
+        accounts.complete_sign_in(redirect.as_str()).await?
+    );
+
+    step(
+        7,
+        "OneDrive: ensure Print, upload a local file (upload session), list Print",
+    );
+    let drive = OneDrive::new(accounts.config(), accounts.microsoft().clone())?;
+    let print = drive.folder_id(KnownFolder::Print).await?;
+    let local = Path::new(OUT_DIR).join("demo-document.pdf");
+    let body: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &body)?;
+    let item = drive
+        .upload_file(
+            &local,
+            &print,
+            "Quarterly report #3.pdf",
+            &|done, total| {
+                if done == total {
+                    println!("  uploaded {total} bytes");
+                }
+            },
+            &CancelFlag::new(),
+            &|_| {},
+        )
+        .await?;
+    for entry in drive.list_print().await? {
+        println!(
+            "  {:<28} {:>9} bytes  {:?}",
+            entry.name, entry.size, entry.printability
+        );
+    }
+    let download = drive.download_url(&item.id).await?;
+    println!(
+        "  a print job would carry a pre-authenticated URL on {} (no bearer token goes there)",
+        download.origin().ascii_serialization()
+    );
+
+    step(
+        8,
         "Access token expires (reference cloud clock +21 min): silent refresh",
     );
-    cloud
-        .clock()
-        .advance(std::time::Duration::from_secs(21 * 60));
+    cloud.clock().advance(Duration::from_secs(21 * 60));
     let response = accounts
         .roger()
         .send("listing printers", |token| {
@@ -115,7 +235,7 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         eu.stats().refresh_requests()
     );
 
-    step(5, "Sign out: revoke and wipe");
+    step(9, "Sign out: revoke and wipe");
     accounts.sign_out().await?;
     println!("  {:?}", accounts.roger().state());
 

@@ -3,7 +3,6 @@
 
 use roger_core::Config;
 use roger_sim::CloudHandle;
-use url::Url;
 
 /// A core configuration whose every base URL points at `cloud` on loopback, with plain HTTP to
 /// loopback explicitly allowed (the only place it is).
@@ -11,12 +10,9 @@ pub fn core_config(cloud: &CloudHandle) -> Config {
     let mut config = Config::production();
     config.discovery_url = cloud.discovery_url.clone();
     config.allow_insecure_loopback = true;
-    // Until the Microsoft identity emulator joins the cloud: a closed loopback port.
-    if let Ok(url) = Url::parse("http://127.0.0.1:9/organizations/v2.0") {
-        config.microsoft.authority = url;
-    }
-    if let Ok(url) = Url::parse("http://127.0.0.1:9/v1.0/") {
-        config.graph_url = url;
-    }
+    config.microsoft.authority = cloud.identity().authority("organizations");
+    config.microsoft.expected_issuer = format!("{}{{tenantid}}/v2.0", cloud.identity_url);
+    config.microsoft.client.client_id = cloud.identity().client_id().to_owned();
+    config.graph_url = cloud.graph_url.clone();
     config
 }

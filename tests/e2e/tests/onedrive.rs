@@ -1,0 +1,487 @@
+//! OneDrive "Print" and "Scan" against the Graph emulator, faults included.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use roger_core::accounts::{Accounts, OpenOptions};
+use roger_core::onedrive::{
+    AfterPrint, CancelFlag, KnownFolder, OneDrive, OneDriveError, PendingUpload, Printability,
+    RetryPolicy, TransferError,
+};
+use roger_core::store::MemoryStore;
+use roger_e2e::core_config;
+use roger_sim::{Cloud, CloudHandle, SimConfig, ThrottleStatus};
+use sha2::{Digest, Sha256};
+
+const ALICE: (&str, &str) = ("alice@contoso.example", "alice-password");
+
+struct World {
+    cloud: CloudHandle,
+    accounts: Accounts,
+}
+
+async fn signed_in() -> World {
+    let cloud = Cloud::start(SimConfig::default()).await.unwrap();
+    let accounts = Accounts::open(
+        core_config(&cloud),
+        Arc::new(MemoryStore::new()),
+        OpenOptions::default(),
+    )
+    .unwrap();
+    let url = accounts.begin_microsoft_sign_in().await.unwrap();
+    let redirect = cloud
+        .identity()
+        .browser_login(&url, ALICE.0, ALICE.1)
+        .unwrap();
+    accounts.complete_sign_in(redirect.as_str()).await.unwrap();
+    World { cloud, accounts }
+}
+
+impl World {
+    fn drive(&self) -> OneDrive {
+        let mut drive =
+            OneDrive::new(self.accounts.config(), self.accounts.microsoft().clone()).unwrap();
+        drive.set_retry_policy(RetryPolicy {
+            max_attempts: 8,
+            max_total_wait: Duration::from_secs(20),
+            base_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(100),
+        });
+        drive
+    }
+}
+
+fn sha(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("roger-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[tokio::test]
+async fn two_clients_creating_print_at_once_end_with_the_same_folder() {
+    let w = signed_in().await;
+    let (a, b) = (w.drive(), w.drive());
+    let (x, y) = tokio::join!(
+        a.folder_id(KnownFolder::Print),
+        b.folder_id(KnownFolder::Print)
+    );
+    assert_eq!(x.unwrap(), y.unwrap());
+    assert_eq!(
+        w.cloud
+            .graph()
+            .list(ALICE.0, "/")
+            .unwrap()
+            .iter()
+            .filter(|e| e.name == "Print")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_or_renamed_folder_is_recovered() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let first = drive.folder_id(KnownFolder::Print).await.unwrap();
+    assert!(w.cloud.graph().delete(ALICE.0, "/Print"));
+    let second = drive.folder_id(KnownFolder::Print).await.unwrap();
+    assert_ne!(first, second);
+    w.cloud
+        .graph()
+        .rename(ALICE.0, "/Print", "Old print")
+        .unwrap();
+    let third = drive.folder_id(KnownFolder::Print).await.unwrap();
+    assert_ne!(second, third);
+    assert!(w.cloud.graph().item_id(ALICE.0, "/Print").is_some());
+}
+
+#[tokio::test]
+async fn a_thousand_items_over_tiny_pages_are_listed_once_each() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    drive.folder_id(KnownFolder::Print).await.unwrap();
+    for i in 0..1000 {
+        w.cloud
+            .graph()
+            .put_file(
+                ALICE.0,
+                &format!("/Print/doc-{i:04}.pdf"),
+                b"%PDF-1.4 x".to_vec(),
+            )
+            .unwrap();
+    }
+    w.cloud.graph().faults().page_size_override(7);
+    let items = drive.list_print().await.unwrap();
+    assert_eq!(items.len(), 1000);
+    let mut names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+    names.dedup();
+    assert_eq!(names.len(), 1000);
+    assert_eq!(items[0].name, "doc-0000.pdf");
+    assert!(items
+        .iter()
+        .all(|i| i.printability == Printability::Printable));
+    assert!(w.cloud.graph().stats().requests("GET children") >= 143);
+}
+
+#[tokio::test]
+async fn awkward_names_round_trip() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    for name in [
+        "Été #1 100%.pdf",
+        "a b  c.txt",
+        "日本語の文書.docx",
+        "x+y=z;&.pdf",
+    ] {
+        let bytes = pattern(1000, 7);
+        let path = temp_file("awkward.bin", &bytes);
+        let item = drive
+            .upload_file(
+                &path,
+                &folder,
+                name,
+                &|_, _| {},
+                &CancelFlag::new(),
+                &|_| {},
+            )
+            .await
+            .unwrap();
+        assert_eq!(item.name, name);
+        assert_eq!(
+            w.cloud
+                .graph()
+                .file_bytes(ALICE.0, &format!("/Print/{name}")),
+            Some(bytes)
+        );
+    }
+    let listed: Vec<String> = drive
+        .list_print()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert!(
+        listed.contains(&"Été #1 100%.pdf".to_string()),
+        "{listed:?}"
+    );
+    // A name OneDrive refuses is a typed error and sends nothing.
+    let path = temp_file("bad.bin", b"x");
+    let err = drive
+        .upload_file(
+            &path,
+            &folder,
+            "a:b.pdf",
+            &|_, _| {},
+            &CancelFlag::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TransferError::Drive(OneDriveError::Drive(_))),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_50_mib_upload_survives_a_dropped_connection_and_matches_its_source() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(50 * 1024 * 1024, 3);
+    let path = temp_file("big.bin", &bytes);
+    w.cloud
+        .graph()
+        .faults()
+        .drop_upload_connection_after(20 * 1024 * 1024);
+    let progress = std::sync::Mutex::new(Vec::new());
+    let item = drive
+        .upload_file(
+            &path,
+            &folder,
+            "big.pdf",
+            &|done, total| progress.lock().unwrap().push((done, total)),
+            &CancelFlag::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(item.size, bytes.len() as u64);
+    assert_eq!(w.cloud.graph().stats().dropped_connections(), 1);
+    let stored = w
+        .cloud
+        .graph()
+        .file_bytes(ALICE.0, "/Print/big.pdf")
+        .unwrap();
+    assert_eq!(sha(&stored), sha(&bytes));
+    let progress = progress.into_inner().unwrap();
+    assert_eq!(
+        progress.last(),
+        Some(&(bytes.len() as u64, bytes.len() as u64))
+    );
+}
+
+#[tokio::test]
+async fn an_upload_resumes_after_an_app_restart() {
+    let w = signed_in().await;
+    let folder = w.drive().folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(24 * 1024 * 1024, 9);
+    let path = temp_file("resume.bin", &bytes);
+    // The app persists the session record, then dies in the middle of the upload.
+    let saved: Arc<std::sync::Mutex<Option<PendingUpload>>> = Arc::default();
+    let halfway = Arc::new(tokio::sync::Notify::new());
+    let (drive, task_path, task_saved, task_halfway) =
+        (w.drive(), path.clone(), saved.clone(), halfway.clone());
+    let upload = tokio::spawn(async move {
+        drive
+            .upload_file(
+                &task_path,
+                &folder,
+                "resume.pdf",
+                &move |done, _| {
+                    if done >= 8 * 1024 * 1024 {
+                        task_halfway.notify_one();
+                    }
+                },
+                &CancelFlag::new(),
+                &move |p| *task_saved.lock().unwrap() = Some(p.clone()),
+            )
+            .await
+    });
+    halfway.notified().await;
+    upload.abort();
+    let _ = upload.await;
+    assert_eq!(
+        w.cloud.graph().file_bytes(ALICE.0, "/Print/resume.pdf"),
+        None
+    );
+    let pending = saved
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the session was reported");
+
+    // After the restart a new client continues from nextExpectedRanges, not from zero.
+    let first_progress = std::sync::Mutex::new(None);
+    let item = w
+        .drive()
+        .resume_upload(
+            &pending,
+            &|done, _| {
+                first_progress.lock().unwrap().get_or_insert(done);
+            },
+            &CancelFlag::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(item.size, bytes.len() as u64);
+    let resumed_from = first_progress.into_inner().unwrap().unwrap();
+    assert!(resumed_from > 8 * 1024 * 1024, "resumed at {resumed_from}");
+    assert_eq!(
+        sha(&w
+            .cloud
+            .graph()
+            .file_bytes(ALICE.0, "/Print/resume.pdf")
+            .unwrap()),
+        sha(&bytes)
+    );
+    // A changed local file is not resumed.
+    std::fs::write(&path, b"changed").unwrap();
+    let err = w
+        .drive()
+        .resume_upload(&pending, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransferError::LocalFile(_)), "{err}");
+}
+
+#[tokio::test]
+async fn cancel_leaves_no_partial_file() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(16 * 1024 * 1024, 5);
+    let path = temp_file("cancel.bin", &bytes);
+    let cancel = CancelFlag::new();
+    let err = drive
+        .upload_file(
+            &path,
+            &folder,
+            "cancel.pdf",
+            &|done, _| {
+                if done > 4 * 1024 * 1024 {
+                    cancel.cancel();
+                }
+            },
+            &cancel,
+            &|_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TransferError::Cancelled), "{err}");
+    assert_eq!(
+        w.cloud.graph().file_bytes(ALICE.0, "/Print/cancel.pdf"),
+        None
+    );
+    assert_eq!(w.cloud.graph().open_upload_sessions(ALICE.0), 0);
+}
+
+#[tokio::test]
+async fn throttling_on_every_third_call_still_completes() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    drive.folder_id(KnownFolder::Print).await.unwrap();
+    for i in 0..30 {
+        w.cloud
+            .graph()
+            .put_file(ALICE.0, &format!("/Print/t{i}.pdf"), b"x".to_vec())
+            .unwrap();
+    }
+    w.cloud.graph().faults().page_size_override(5);
+    w.cloud
+        .graph()
+        .faults()
+        .throttle_every(3, ThrottleStatus::TooManyRequests, 0);
+    assert_eq!(drive.list_print().await.unwrap().len(), 30);
+    let after_listing = w.cloud.graph().stats().throttled_responses();
+    assert!(after_listing >= 2, "{after_listing}");
+    w.cloud
+        .graph()
+        .faults()
+        .throttle_every(3, ThrottleStatus::ServiceUnavailable, 0);
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let path = temp_file("throttled.bin", &pattern(6 * 1024 * 1024, 1));
+    drive
+        .upload_file(
+            &path,
+            &folder,
+            "throttled.pdf",
+            &|_, _| {},
+            &CancelFlag::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    assert!(w.cloud.graph().stats().throttled_responses() > after_listing);
+}
+
+#[tokio::test]
+async fn an_expired_token_mid_listing_recovers_with_one_refresh() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    drive.folder_id(KnownFolder::Print).await.unwrap();
+    for i in 0..20 {
+        w.cloud
+            .graph()
+            .put_file(ALICE.0, &format!("/Print/e{i}.pdf"), b"x".to_vec())
+            .unwrap();
+    }
+    w.cloud.graph().faults().page_size_override(4);
+    w.cloud.graph().faults().expire_tokens_now();
+    assert_eq!(drive.list_print().await.unwrap().len(), 20);
+    assert_eq!(w.cloud.identity().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn downloads_never_carry_the_bearer_token_and_after_print_choices_apply() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    drive.folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(700_000, 2);
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/report.pdf", bytes.clone())
+        .unwrap();
+    let id = w
+        .cloud
+        .graph()
+        .item_id(ALICE.0, "/Print/report.pdf")
+        .unwrap();
+    let url = drive.download_url(&id).await.unwrap();
+    assert_ne!(
+        url.origin(),
+        w.cloud.graph_url.origin(),
+        "a pre-authenticated content host"
+    );
+    let dest = std::env::temp_dir().join(format!("roger-e2e-dl-{}.pdf", std::process::id()));
+    let n = drive
+        .download_to_file(&id, &dest, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    assert_eq!(sha(&std::fs::read(&dest).unwrap()), sha(&bytes));
+    std::fs::remove_file(&dest).unwrap();
+    assert_eq!(
+        w.cloud
+            .graph()
+            .stats()
+            .authorization_headers_on_content_host(),
+        0
+    );
+
+    drive
+        .after_print(&id, AfterPrint::MoveToPrinted)
+        .await
+        .unwrap();
+    assert!(w
+        .cloud
+        .graph()
+        .file_bytes(ALICE.0, "/Printed/report.pdf")
+        .is_some());
+    drive.after_print(&id, AfterPrint::Delete).await.unwrap();
+    assert!(w
+        .cloud
+        .graph()
+        .file_bytes(ALICE.0, "/Printed/report.pdf")
+        .is_none());
+}
+
+#[tokio::test]
+async fn scans_land_in_scan_newest_first() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let dest = drive
+        .scan_destination("Document PDF", "pdf", std::time::SystemTime::now())
+        .await
+        .unwrap();
+    assert!(dest.file_name.starts_with("Document PDF "));
+    // The printer uploads to the URL without any token.
+    let body = pattern(100_000, 4);
+    let response = reqwest::Client::new()
+        .put(dest.upload_url.clone())
+        .header(
+            "Content-Range",
+            format!("bytes 0-{}/{}", body.len() - 1, body.len()),
+        )
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Scan/older.pdf", b"old".to_vec())
+        .unwrap();
+    let scans = drive.list_scans().await.unwrap();
+    assert_eq!(scans.len(), 2);
+    assert_eq!(
+        w.cloud
+            .graph()
+            .file_bytes(ALICE.0, &format!("/Scan/{}", dest.file_name)),
+        Some(body)
+    );
+}
