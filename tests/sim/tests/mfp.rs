@@ -641,3 +641,198 @@ async fn scans_are_uploaded_in_fragments_and_resumed_after_a_failure() {
     assert_eq!(scan_now["state"], "uploaded");
     cloud.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Printing from and scanning into the emulated OneDrive (Microsoft identity + Graph emulator).
+
+/// The phone's Microsoft sign-in (authorization code + PKCE through the scripted browser): a
+/// Graph access token with the app's scopes.
+async fn graph_token(cloud: &CloudHandle, user: (&str, &str)) -> String {
+    use roger_sim::config::{MICROSOFT_APP_REDIRECT_URI, MICROSOFT_CLIENT_ID};
+    let (verifier, challenge) = pkce();
+    let endpoint = |path: &str| {
+        cloud
+            .identity_url
+            .join(&format!("organizations/oauth2/v2.0/{path}"))
+            .unwrap()
+    };
+    let mut authorize = endpoint("authorize");
+    authorize
+        .query_pairs_mut()
+        .append_pair("client_id", MICROSOFT_CLIENT_ID)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", MICROSOFT_APP_REDIRECT_URI)
+        .append_pair("scope", "Files.ReadWrite offline_access User.Read")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st-mfp");
+    let redirect = cloud
+        .identity()
+        .browser_login(&authorize, user.0, user.1)
+        .expect("Microsoft login");
+    let code = query_param(&redirect, "code").expect("code");
+    let response = http()
+        .post(endpoint("token"))
+        .form(&[
+            ("client_id", MICROSOFT_CLIENT_ID),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", MICROSOFT_APP_REDIRECT_URI),
+            ("code_verifier", &verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    access(&response.json().await.unwrap())
+}
+
+/// A Graph call as the phone makes it: `(status, JSON body)`.
+async fn graph(
+    cloud: &CloudHandle,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http()
+        .request(method, cloud.graph_url.join(path).unwrap())
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn prints_a_onedrive_file_from_its_graph_download_url() {
+    let cloud = world(|_| {}, 600).await;
+    let eu = cloud.region("eu").unwrap();
+    let mfp = mfp(&cloud);
+    let document = test_document(900_000);
+    cloud
+        .graph()
+        .put_file(ALICE.0, "Print/Report Q3.pdf", document.clone())
+        .unwrap();
+
+    // The phone picks the file in "Print": Graph gives its pre-authenticated download URL.
+    let graph_token = graph_token(&cloud, ALICE).await;
+    let (status, item) = graph(
+        &cloud,
+        &graph_token,
+        reqwest::Method::GET,
+        "me/drive/root:/Print/Report%20Q3.pdf",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    let download_url = item["@microsoft.graph.downloadUrl"].as_str().unwrap();
+
+    let alice = access(&sign_in(eu, ALICE).await);
+    log_in_at_mfp(eu, mfp, &alice).await;
+    let body = json!({ "fileName": item["name"], "size": item["size"],
+                       "contentType": "application/pdf", "downloadUrl": download_url });
+    let (status, job) = api(eu, "POST", "/api/v1/jobs", &alice, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let job_id = job["id"].as_str().unwrap();
+    let release = json!({ "jobIds": [job_id], "clientRequestId": "release-graph" });
+    let (status, body) = api(eu, "POST", "/api/v1/jobs/release", &alice, Some(release)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let printed = mfp.wait_printed(1, WAIT).await.unwrap();
+    let onedrive = cloud
+        .graph()
+        .file_bytes(ALICE.0, "Print/Report Q3.pdf")
+        .unwrap();
+    assert_eq!(printed[0].job_id, job_id);
+    assert_eq!(printed[0].file_name, "Report Q3.pdf");
+    assert_eq!(printed[0].size, onedrive.len() as u64);
+    assert_eq!(printed[0].sha256, sha256(&onedrive));
+    assert_eq!(
+        cloud
+            .graph()
+            .stats()
+            .authorization_headers_on_content_host(),
+        0,
+        "the MFP never sends a bearer token to the content host"
+    );
+    let (_, job) = api(eu, "GET", &format!("/api/v1/jobs/{job_id}"), &alice, None).await;
+    assert_eq!(job["state"], "printed");
+    cloud.shutdown().await;
+}
+
+#[tokio::test]
+async fn scans_into_onedrive_in_fragments_and_resumes_after_a_dropped_connection() {
+    let cloud = world(|_| {}, 600).await;
+    let eu = cloud.region("eu").unwrap();
+    let mfp = mfp(&cloud);
+    // A file of the same name is already there: the upload session renames.
+    cloud
+        .graph()
+        .put_file(ALICE.0, "Scan/Scan.pdf", b"an earlier scan".to_vec())
+        .unwrap();
+
+    // The phone creates the upload session in "Scan" (conflict behaviour rename).
+    let graph_token = graph_token(&cloud, ALICE).await;
+    let (status, session) = graph(
+        &cloud,
+        &graph_token,
+        reqwest::Method::POST,
+        "me/drive/root:/Scan/Scan.pdf:/createUploadSession",
+        Some(json!({ "item": { "@microsoft.graph.conflictBehavior": "rename" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let upload_url = session["uploadUrl"].as_str().unwrap();
+
+    let alice = access(&sign_in(eu, ALICE).await);
+    log_in_at_mfp(eu, mfp, &alice).await;
+    // The connection carrying the third fragment drops mid-way.
+    cloud
+        .graph()
+        .faults()
+        .drop_upload_connection_after(2 * UPLOAD_FRAGMENT_UNIT as u64 + 1000);
+    let body = json!({ "profileId": "document-pdf", "uploadUrl": upload_url,
+                       "fileName": "Scan.pdf" });
+    let (status, scan_request) = api(eu, "POST", "/api/v1/scans", &alice, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{scan_request}");
+    let scan_id = scan_request["id"].as_str().unwrap();
+
+    let uploaded = mfp.wait_uploaded(1, WAIT).await.unwrap();
+    let upload = &uploaded[0];
+    assert_eq!(upload.scan_id, scan_id);
+    assert_eq!(
+        upload.file_name, "Scan 1.pdf",
+        "renamed by the upload session"
+    );
+    assert_eq!(upload.resumes, 1);
+    assert_eq!(cloud.graph().stats().dropped_connections(), 1);
+    let expected = scan::generate_pdf(&MfpConfig::for_printer(PRINTER).scan, scan_id, PRINTER);
+    // Six fragments: five of 320 KiB and a shorter last one.
+    assert_eq!(
+        upload.chunks as usize,
+        expected.len().div_ceil(UPLOAD_FRAGMENT_UNIT)
+    );
+    let onedrive = cloud
+        .graph()
+        .file_bytes(ALICE.0, "Scan/Scan 1.pdf")
+        .expect("the scan is in OneDrive");
+    assert_eq!(onedrive, expected, "reassembled exactly");
+    assert_eq!(sha256(&onedrive), upload.sha256);
+    assert_eq!(
+        cloud.graph().file_bytes(ALICE.0, "Scan/Scan.pdf").unwrap(),
+        b"an earlier scan"
+    );
+    assert_eq!(
+        cloud
+            .graph()
+            .stats()
+            .authorization_headers_on_content_host(),
+        0
+    );
+    let (_, scan_now) = api(eu, "GET", &format!("/api/v1/scans/{scan_id}"), &alice, None).await;
+    assert_eq!(scan_now["state"], "uploaded");
+    cloud.shutdown().await;
+}
