@@ -413,8 +413,9 @@ pub struct MfpHandle {
 }
 
 impl MfpHandle {
-    /// Starts an MFP against the region API at `region_api_url` (e.g. a region's `api_url`).
-    /// Fails only on a configuration it cannot use (bad URL, time scale out of range).
+    /// Starts an MFP against the region API at `region_api_url` (e.g. a region's `api_url`),
+    /// as a task on the current Tokio runtime (call it from within one). Fails only on a
+    /// configuration it cannot use (bad URL, time scale out of range).
     pub fn start(region_api_url: Url, config: MfpConfig) -> Result<MfpHandle, SimError> {
         let scale = config.timing.time_scale;
         if !(0.0..=1.0).contains(&scale) {
