@@ -1,7 +1,7 @@
 //! `roger-sim`: runs the reference Roger cloud on loopback until Ctrl-C.
 
 use clap::Parser;
-use roger_sim::{Cloud, SimConfig};
+use roger_sim::{Cloud, MfpConfig, SimConfig};
 
 /// Reference Roger cloud (discovery, OAuth, pairing, print and scan) on 127.0.0.1.
 #[derive(Debug, Parser)]
@@ -25,11 +25,17 @@ struct Args {
     /// Waiting-job expiry, seconds.
     #[arg(long)]
     job_expiry_secs: Option<u64>,
+    /// Do not start the simulated MFPs of the seeded printers (contoso-reception, fabrikam-lobby).
+    #[arg(long)]
+    no_mfps: bool,
 }
 
 impl Args {
     fn into_config(self) -> SimConfig {
         let mut config = SimConfig::default();
+        if !self.no_mfps {
+            config.mfps = MfpConfig::seeded();
+        }
         let lifetimes = &mut config.lifetimes;
         let pairs = [
             (self.access_token_secs, &mut lifetimes.access_token_secs),
