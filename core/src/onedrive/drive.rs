@@ -15,6 +15,8 @@ use crate::auth::TokenManager;
 use crate::config::Config;
 use crate::error::Error;
 
+/// Uploads that run at once by default; more wait for a slot.
+pub const DEFAULT_PARALLEL_UPLOADS: usize = 2;
 /// Page size asked of Graph when listing.
 const PAGE_SIZE: &str = "200";
 /// Most items one listing returns (a guard against a server that pages forever).
@@ -79,6 +81,8 @@ pub struct OneDrive {
     pub(crate) graph: Graph,
     /// Client for pre-authenticated URLs (uploads, downloads): never carries a bearer token.
     pub(crate) transfer_http: reqwest::Client,
+    /// Bounds how many uploads run at once (each holds a fragment buffer and a connection).
+    pub(crate) upload_slots: Arc<tokio::sync::Semaphore>,
     folders: Mutex<HashMap<KnownFolder, String>>,
 }
 
@@ -138,8 +142,14 @@ impl OneDrive {
         Ok(Self {
             graph: Graph::new(config, tokens)?,
             transfer_http,
+            upload_slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_PARALLEL_UPLOADS)),
             folders: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Sets how many uploads may run at once (at least one).
+    pub fn set_parallel_uploads(&mut self, n: usize) {
+        self.upload_slots = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
     }
 
     /// Replaces the retry policy (tests use short waits).

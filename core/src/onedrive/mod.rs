@@ -9,7 +9,9 @@ mod retry;
 mod scan;
 mod upload;
 
-pub use drive::{AfterPrint, DriveError, KnownFolder, OneDrive, OneDriveError};
+pub use drive::{
+    AfterPrint, DriveError, KnownFolder, OneDrive, OneDriveError, DEFAULT_PARALLEL_UPLOADS,
+};
 pub use item::{printability, sort_for_browsing, DriveItem, Printability};
 pub use names::{sanitize_name, validate_name, NameError, MAX_NAME_CHARS};
 pub use retry::RetryPolicy;

@@ -123,6 +123,7 @@ impl OneDrive {
         on_session: &(dyn Fn(&PendingUpload) + Send + Sync),
     ) -> Result<DriveItem, TransferError> {
         validate_name(name).map_err(|e| OneDriveError::Drive(DriveError::InvalidName(e)))?;
+        let _slot = self.upload_slot().await?;
         let size = tokio::fs::metadata(local_path).await.map_err(local)?.len();
         if size <= SIMPLE_UPLOAD_MAX {
             return self
@@ -147,6 +148,7 @@ impl OneDrive {
         progress: &dyn Progress,
         cancel: &CancelFlag,
     ) -> Result<DriveItem, TransferError> {
+        let _slot = self.upload_slot().await?;
         let size = tokio::fs::metadata(&pending.local_path)
             .await
             .map_err(local)?
@@ -158,6 +160,14 @@ impl OneDrive {
         }
         let offset = self.session_offset(pending).await?;
         self.run_session(pending, offset, progress, cancel).await
+    }
+
+    async fn upload_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, TransferError> {
+        self.upload_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| TransferError::Cancelled)
     }
 
     async fn simple_upload(

@@ -485,3 +485,41 @@ async fn scans_land_in_scan_newest_first() {
         Some(body)
     );
 }
+
+#[tokio::test]
+async fn parallel_uploads_are_bounded() {
+    let w = signed_in().await;
+    let mut drive = w.drive();
+    drive.set_parallel_uploads(1);
+    let drive = Arc::new(drive);
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let events: Arc<std::sync::Mutex<Vec<usize>>> = Arc::default();
+    let uploads: Vec<_> = (0..3)
+        .map(|i| {
+            let (drive, folder, events) = (drive.clone(), folder.clone(), events.clone());
+            let path = temp_file(&format!("par{i}.bin"), &pattern(7 * 1024 * 1024, i as u8));
+            tokio::spawn(async move {
+                drive
+                    .upload_file(
+                        &path,
+                        &folder,
+                        &format!("par{i}.pdf"),
+                        &move |_, _| events.lock().unwrap().push(i),
+                        &CancelFlag::new(),
+                        &|_| {},
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for upload in uploads {
+        upload.await.unwrap().unwrap();
+    }
+    // With one slot, each upload's progress events come in one unbroken run.
+    let mut events = events.lock().unwrap().clone();
+    let runs = {
+        events.dedup();
+        events.len()
+    };
+    assert_eq!(runs, 3, "uploads interleaved: {events:?}");
+}
