@@ -244,6 +244,7 @@ fn downscale(f: &LumaFrame<'_>, k: usize) -> Option<LumaImage> {
     }
     let mut data = vec![0u8; w * h];
     let out: &mut [u8] = &mut data;
+    let mut acc_v = vec![0u32; w];
     // Fixed-point reciprocal of k*k (no division in the loop).
     let recip: u32 = 65536 / (k * k) as u32 + 1;
     let mut y = 0;
@@ -262,20 +263,37 @@ fn downscale(f: &LumaFrame<'_>, k: usize) -> Option<LumaImage> {
                 x += 1;
             }
         } else {
+            // Rows outer, pixels inner: one row slice per source row, not per output pixel.
+            let acc: &mut [u32] = &mut acc_v;
             let mut x = 0;
             while x < w {
-                let mut s = 0u32;
-                let mut dy = 0;
-                while dy < k {
-                    let r = &f.row(y * k + dy)[x * k..x * k + k];
-                    let mut i = 0;
-                    while i < k {
-                        s += r[i] as u32;
-                        i += 1;
+                acc[x] = 0;
+                x += 1;
+            }
+            let mut dy = 0;
+            while dy < k {
+                let r = &f.row(y * k + dy)[..w * k];
+                let mut x = 0;
+                if k == 3 {
+                    while x < w {
+                        acc[x] += r[3 * x] as u32 + r[3 * x + 1] as u32 + r[3 * x + 2] as u32;
+                        x += 1;
                     }
-                    dy += 1;
+                } else {
+                    while x < w {
+                        let mut i = 0;
+                        while i < k {
+                            acc[x] += r[x * k + i] as u32;
+                            i += 1;
+                        }
+                        x += 1;
+                    }
                 }
-                let v = (s * recip) >> 16;
+                dy += 1;
+            }
+            let mut x = 0;
+            while x < w {
+                let v = (acc[x] * recip) >> 16;
                 o[x] = if v > 255 { 255 } else { v as u8 };
                 x += 1;
             }
