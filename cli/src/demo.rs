@@ -50,8 +50,10 @@ fn step(n: u32, text: &str) {
 
 pub async fn run(serve: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let mut sim = SimConfig::default();
-    sim.mfps = vec![MfpConfig::for_printer(DEMO_PRINTER)];
+    let sim = SimConfig {
+        mfps: vec![MfpConfig::for_printer(DEMO_PRINTER)],
+        ..SimConfig::default()
+    };
     let cloud = Cloud::start(sim)
         .await
         .context("starting the reference cloud")?;
