@@ -214,6 +214,30 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
             entry.name, entry.size, entry.printability
         );
     }
+    let copy = Path::new(OUT_DIR).join("downloaded-report.pdf");
+    let bar = indicatif::ProgressBar::new(item.size).with_style(
+        indicatif::ProgressStyle::with_template(
+            "  download {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .map_err(|e| anyhow!("progress style: {e}"))?,
+    );
+    let bytes = drive
+        .download_to_file(
+            &item.id,
+            &copy,
+            &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            },
+            &CancelFlag::new(),
+        )
+        .await?;
+    bar.finish();
+    anyhow::ensure!(std::fs::read(&copy)? == body, "the downloaded copy differs");
+    println!(
+        "  downloaded {bytes} bytes back to {}: identical",
+        copy.display()
+    );
     let download = drive.download_url(&item.id).await?;
     println!(
         "  a print job would carry a pre-authenticated URL on {} (no bearer token goes there)",
