@@ -42,24 +42,35 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// Builds the core's HTTP client: rustls with TLS 1.2 or newer, no automatic redirects (OAuth
-/// responses must not be followed, and bearer tokens must never travel to another host),
-/// connect and request timeouts, and connection reuse.
-pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+/// The settings every client of the core shares: rustls with TLS 1.2 or newer, HTTPS only (but
+/// for loopback when allowed), no automatic redirects (OAuth responses must not be followed, and
+/// bearer tokens must never travel to another host), a connect timeout, connection reuse.
+fn builder(config: &Config) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .use_rustls_tls()
         .min_tls_version(reqwest::tls::Version::TLS_1_2)
         .https_only(!config.allow_insecure_loopback)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.timeouts.connect)
-        .timeout(config.timeouts.request)
         .pool_idle_timeout(std::time::Duration::from_secs(90))
         .user_agent(concat!("roger-core/", env!("CARGO_PKG_VERSION")))
+}
+
+/// Builds the core's HTTP client for API calls: the shared settings plus a whole-request timeout.
+pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
+    builder(config)
+        .timeout(config.timeouts.request)
         .build()
-        .map_err(|e| Error::Network {
-            context: "building the HTTP client",
-            source: e,
-        })
+        .map_err(Error::network("building the HTTP client"))
+}
+
+/// Builds the client for transfers to pre-authenticated URLs: the shared settings, with a
+/// timeout per read instead of per request (a large upload or download may take minutes).
+pub fn transfer_client(config: &Config) -> Result<reqwest::Client, Error> {
+    builder(config)
+        .read_timeout(config.timeouts.request)
+        .build()
+        .map_err(Error::network("building the transfer client"))
 }
 
 /// Reads a response body of at most `limit` bytes; a longer body is an error, not a truncation.

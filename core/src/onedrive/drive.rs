@@ -130,15 +130,7 @@ fn parse_item(context: &'static str, raw: RawItem) -> Result<DriveItem> {
 impl OneDrive {
     /// OneDrive of the account behind `tokens` (the Microsoft token manager).
     pub fn new(config: &Config, tokens: Arc<TokenManager>) -> std::result::Result<Self, Error> {
-        let transfer_http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .min_tls_version(reqwest::tls::Version::TLS_1_2)
-            .https_only(!config.allow_insecure_loopback)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.timeouts.connect)
-            .read_timeout(config.timeouts.request)
-            .build()
-            .map_err(Error::network("building the transfer client"))?;
+        let transfer_http = crate::net::transfer_client(config)?;
         Ok(Self {
             graph: Graph::new(config, tokens)?,
             transfer_http,
