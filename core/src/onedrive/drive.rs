@@ -296,6 +296,11 @@ impl OneDrive {
 
     /// A short-lived pre-authenticated download URL for a file (what a print job carries).
     pub async fn download_url(&self, item_id: &str) -> Result<Url> {
+        self.download_link(item_id).await.map(|(url, _)| url)
+    }
+
+    /// The item's pre-authenticated download URL and its size in bytes as Graph reports it.
+    pub(crate) async fn download_link(&self, item_id: &str) -> Result<(Url, u64)> {
         const CTX: &str = "getting a download URL";
         let raw: RawItem = self
             .graph
@@ -309,7 +314,7 @@ impl OneDrive {
         self.graph
             .check_url(&url)
             .map_err(|why| Error::invalid(CTX, why))?;
-        Ok(url)
+        Ok((url, raw.size))
     }
 
     /// Applies the user's choice for a printed file.
