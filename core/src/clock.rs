@@ -46,6 +46,12 @@ impl OffsetClock {
         let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
         self.offset_secs.fetch_add(secs, Ordering::SeqCst);
     }
+
+    /// Moves this clock back (tests: a phone whose clock is behind the server's).
+    pub fn rewind(&self, by: Duration) {
+        let secs = i64::try_from(by.as_secs()).unwrap_or(i64::MAX);
+        self.offset_secs.fetch_sub(secs, Ordering::SeqCst);
+    }
 }
 
 impl Clock for OffsetClock {

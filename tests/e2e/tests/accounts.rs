@@ -327,6 +327,38 @@ async fn a_401_from_an_expired_token_is_recovered_with_one_refresh() {
 }
 
 #[tokio::test]
+async fn a_phone_clock_hours_off_the_server_still_refreshes_on_time() {
+    // Lifetimes are taken relative to the phone's own clock when a token arrives, so a phone
+    // six hours ahead of or behind the server neither refreshes in a loop nor sends stale tokens.
+    for ahead in [true, false] {
+        let w = World::start().await;
+        let skew = Duration::from_secs(6 * 3600);
+        if ahead {
+            w.clock.advance(skew);
+        } else {
+            w.clock.rewind(skew);
+        }
+        let accounts = w.open();
+        w.sign_in(&accounts).await;
+        for _ in 0..3 {
+            assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+        }
+        w.advance(Duration::from_secs(10 * 60));
+        assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+        assert_eq!(w.eu().stats().refresh_requests(), 0, "ahead: {ahead}");
+        // Past the 20-minute access-token life: exactly one refresh, then the new token serves.
+        w.advance(Duration::from_secs(11 * 60));
+        assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+        assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+        assert_eq!(w.eu().stats().refresh_requests(), 1, "ahead: {ahead}");
+        assert!(matches!(
+            accounts.roger().state(),
+            AuthState::SignedIn { .. }
+        ));
+    }
+}
+
+#[tokio::test]
 async fn a_store_that_fails_on_write_loses_nothing_and_says_so() {
     let w = World::start().await;
     let accounts = w.open();
