@@ -8,8 +8,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::{
-    check_redirect, AccountRecord, AuthState, ExpectedRedirect, Identity, Provider, TokenManager,
-    TokenManagerDeps,
+    check_redirect, checked_identity, read_graph_me, AccountRecord, AuthState, ExpectedRedirect,
+    Identity, Provider, TokenManager, TokenManagerDeps, MAX_ME_BYTES,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -339,16 +339,19 @@ impl Accounts {
             .exchange_code(code.expose(), &verifier, &scopes)
             .await?;
         let (manager, identity) = match provider {
-            Provider::Roger => {
-                let identity = self
-                    .roger_identity(region.as_deref(), &oauth, &grant)
-                    .await?;
-                (&self.roger, Some(identity))
-            }
-            // The Microsoft identity is read from Graph by the OneDrive module.
-            Provider::Microsoft => (&self.microsoft, None),
+            Provider::Roger => (
+                &self.roger,
+                self.roger_identity(region.as_deref(), &grant).await,
+            ),
+            Provider::Microsoft => (
+                &self.microsoft,
+                read_graph_me(&self.http, &self.config, &grant.access_token).await,
+            ),
         };
-        manager.install(oauth, grant, region, identity).await?;
+        let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
+        manager
+            .install(oauth, grant, region, Some(identity))
+            .await?;
         Ok(manager.state())
     }
 
@@ -366,21 +369,34 @@ impl Accounts {
             .password(username, &password, &self.config.roger.scopes)
             .await?;
         drop(password);
-        let identity = self
-            .roger_identity(Some(&region.id), &oauth, &grant)
-            .await?;
+        let identity = self.roger_identity(Some(&region.id), &grant).await;
+        let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
         self.roger
             .install(oauth, grant, Some(region.id), Some(identity))
             .await?;
         Ok(self.roger.state())
     }
 
-    /// Reads who a fresh Roger grant belongs to (`GET /api/v1/me`). On failure the grant is
-    /// revoked (best effort) and the sign-in fails: no half-known account is kept.
+    /// Keeps a grant only with a known owner: when reading who signed in failed, the grant is
+    /// revoked (best effort; Microsoft has no revocation endpoint) and the sign-in fails whole,
+    /// so no half-known account is stored.
+    async fn identity_or_revoke(
+        oauth: &OAuthClient,
+        grant: &crate::oauth::TokenGrant,
+        identity: Result<Identity, Error>,
+    ) -> Result<Identity, Error> {
+        if identity.is_err() {
+            if let Some(rt) = &grant.refresh_token {
+                let _ = oauth.revoke(rt).await;
+            }
+        }
+        identity
+    }
+
+    /// Reads who a fresh Roger grant belongs to (`GET /api/v1/me`).
     async fn roger_identity(
         &self,
         region: Option<&str>,
-        oauth: &OAuthClient,
         grant: &crate::oauth::TokenGrant,
     ) -> Result<Identity, Error> {
         const CTX: &str = "reading the signed-in user";
@@ -389,44 +405,27 @@ impl Accounts {
             id: String,
             email: String,
         }
-        let result = async {
-            let region = self.regions.region(region.unwrap_or_default()).await?;
-            let url = region
-                .api_url
-                .join("api/v1/me")
-                .map_err(|e| Error::invalid(CTX, e.to_string()))?;
-            let response = self
-                .http
-                .get(url)
-                .bearer_auth(grant.access_token.expose())
-                .send()
-                .await
-                .map_err(Error::network(CTX))?;
-            if !response.status().is_success() {
-                return Err(Error::Http {
-                    context: CTX,
-                    status: response.status().as_u16(),
-                    code: None,
-                });
-            }
-            let me: Me = crate::net::read_json(response, 16 * 1024, CTX).await?;
-            let bounded =
-                |s: &str| !s.is_empty() && s.len() <= 320 && !s.chars().any(char::is_control);
-            if !bounded(&me.id) || !bounded(&me.email) {
-                return Err(Error::invalid(CTX, "user id or e-mail out of bounds"));
-            }
-            Ok(Identity {
-                id: me.id,
-                username: me.email,
-            })
+        let region = self.regions.region(region.unwrap_or_default()).await?;
+        let url = region
+            .api_url
+            .join("api/v1/me")
+            .map_err(|e| Error::invalid(CTX, e.to_string()))?;
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(grant.access_token.expose())
+            .send()
+            .await
+            .map_err(Error::network(CTX))?;
+        if !response.status().is_success() {
+            return Err(Error::Http {
+                context: CTX,
+                status: response.status().as_u16(),
+                code: None,
+            });
         }
-        .await;
-        if result.is_err() {
-            if let Some(rt) = &grant.refresh_token {
-                let _ = oauth.revoke(rt).await;
-            }
-        }
-        result
+        let me: Me = crate::net::read_json(response, MAX_ME_BYTES, CTX).await?;
+        checked_identity(CTX, me.id, me.email)
     }
 
     /// Signs out of both accounts: revokes (best effort) and wipes every secret.

@@ -1,9 +1,11 @@
 //! Accounts: sign-in to Roger and to Microsoft, the token lifecycle, and what is persisted.
 
+mod identity;
 mod record;
 mod redirect;
 mod tokens;
 
+pub(crate) use identity::{checked_identity, read_graph_me, MAX_ME_BYTES};
 pub use record::{AccountRecord, Provider, RECORD_VERSION};
 pub use redirect::{check_redirect, issuer_matches, AuthorizationResponse, ExpectedRedirect};
 pub use tokens::{AuthState, Identity, TokenManager, TokenManagerDeps};

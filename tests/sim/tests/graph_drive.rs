@@ -55,6 +55,74 @@ async fn me_and_drive_need_their_permissions() {
 }
 
 #[tokio::test]
+async fn me_is_a_graph_user_and_takes_select() {
+    let cloud = start().await;
+    let token = sign_in(&cloud, ALICE).await;
+    let id = cloud.identity().user_id(ALICE.0).unwrap();
+    let me = graph(&cloud, &token, "GET", "me", None).await;
+    assert_eq!(
+        me.body,
+        json!({
+            "@odata.context": format!("{}$metadata#users/$entity", cloud.graph_url),
+            "businessPhones": [],
+            "displayName": "Alice Martin",
+            "givenName": "Alice",
+            "jobTitle": null,
+            "mail": ALICE.0,
+            "mobilePhone": null,
+            "officeLocation": null,
+            "preferredLanguage": null,
+            "surname": "Martin",
+            "userPrincipalName": ALICE.0,
+            "id": id,
+        })
+    );
+
+    // `$select` keeps the named properties only, and the context names them.
+    let selected = graph(
+        &cloud,
+        &token,
+        "GET",
+        "me?$select=id,userPrincipalName,displayName,mail",
+        None,
+    )
+    .await;
+    assert_eq!(selected.status, StatusCode::OK);
+    assert_eq!(
+        selected.body,
+        json!({
+            "@odata.context": format!(
+                "{}$metadata#users(id,userPrincipalName,displayName,mail)/$entity",
+                cloud.graph_url
+            ),
+            "id": id,
+            "userPrincipalName": ALICE.0,
+            "displayName": "Alice Martin",
+            "mail": ALICE.0,
+        })
+    );
+    let unknown = graph(&cloud, &token, "GET", "me?$select=id,shoeSize", None).await;
+    assert_eq!(
+        (unknown.status, unknown.code()),
+        (StatusCode::BAD_REQUEST, "Request_BadRequest")
+    );
+    let other = graph(&cloud, &token, "GET", "me?$top=1", None).await;
+    assert_eq!(
+        (other.status, other.inner_code()),
+        (StatusCode::BAD_REQUEST, "invalidQueryOption")
+    );
+
+    // Without a valid token: 401 InvalidAuthenticationToken, no user data.
+    let anonymous = graph(&cloud, "", "GET", "me?$select=id", None).await;
+    assert_eq!(
+        (anonymous.status, anonymous.code()),
+        (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken")
+    );
+    assert!(anonymous.body.get("id").is_none());
+    cloud.shutdown().await;
+}
+
+#[tokio::test]
 async fn bearer_tokens_are_checked_like_graph() {
     let cloud = start().await;
     let tokens = sign_in_with(&cloud, ALICE, SCOPES).await;

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::content::download_url;
 use super::drive::{Conflict, Drive, Item, NewItem};
 use super::error::GraphError;
-use super::render::{drive_json, item_json, parse_select, select, user_json};
+use super::render::{drive_json, item_json, parse_select, parse_user_select, select, user_json};
 use super::route::{Base, Target};
 use super::{json_response, Call};
 use crate::microsoft::directory::User;
@@ -160,9 +160,17 @@ fn refuse_other_keys(body: &Value, allowed: &[&str]) -> Result<(), GraphError> {
 
 /// `GET /me`.
 pub fn me(call: &Call<'_>) -> Result<Response, GraphError> {
-    call.query.allow(&[])?;
+    call.query.allow(&["$select"])?;
+    let selected = call
+        .query
+        .get("$select")
+        .map(parse_user_select)
+        .transpose()?;
     let user = caller_user(call)?;
-    Ok(json_response(StatusCode::OK, user_json(call.state, user)))
+    Ok(json_response(
+        StatusCode::OK,
+        user_json(call.state, user, selected.as_deref()),
+    ))
 }
 
 /// `GET /me/drive`.

@@ -1,5 +1,6 @@
 //! driveItem, drive and user JSON in Graph's wire format, and `$select`.
 
+use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::content::download_url;
@@ -31,13 +32,23 @@ const SELECTABLE: &[&str] = &[
 
 /// Parses `$select`: property names separated by commas, each one Graph has on a driveItem.
 pub fn parse_select(text: &str) -> Result<Vec<String>, GraphError> {
-    let names: Vec<String> = text.split(',').map(|s| s.trim().to_string()).collect();
-    match names.iter().find(|n| !SELECTABLE.contains(&n.as_str())) {
-        Some(bad) => Err(GraphError::invalid(format!(
-            "Could not find a property named '{}' on type 'microsoft.graph.driveItem'.",
-            bad.chars().take(64).collect::<String>()
+    select_names(text, SELECTABLE, |bad| {
+        GraphError::invalid(format!(
+            "Could not find a property named '{bad}' on type 'microsoft.graph.driveItem'."
         ))
-        .inner("invalidQueryOption")),
+        .inner("invalidQueryOption")
+    })
+}
+
+/// Splits a `$select` list; the first name not in `allowed` (cut to 64 characters) is `refused`.
+fn select_names(
+    text: &str,
+    allowed: &[&str],
+    refused: impl FnOnce(&str) -> GraphError,
+) -> Result<Vec<String>, GraphError> {
+    let names: Vec<String> = text.split(',').map(|s| s.trim().to_string()).collect();
+    match names.iter().find(|n| !allowed.contains(&n.as_str())) {
+        Some(bad) => Err(refused(&bad.chars().take(64).collect::<String>())),
         None => Ok(names),
     }
 }
@@ -146,24 +157,75 @@ pub fn drive_json(state: &MsState, user: &User, drive: &Drive) -> Value {
     })
 }
 
-/// The user resource of `/me`.
-pub fn user_json(state: &MsState, user: &User) -> Value {
+/// The user properties Graph returns by default, the ones the emulator models: `$select` on
+/// `/me` may name these.
+const USER_SELECTABLE: &[&str] = &[
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+];
+
+/// Parses `$select` on a user: property names separated by commas. A name the emulator does not
+/// model is refused as Graph's directory refuses a property the user type does not have.
+pub fn parse_user_select(text: &str) -> Result<Vec<String>, GraphError> {
+    select_names(text, USER_SELECTABLE, |bad| {
+        GraphError::new(
+            StatusCode::BAD_REQUEST,
+            "Request_BadRequest",
+            format!(
+                "Could not find a property named '{bad}' on type 'Microsoft.DirectoryServices.User'."
+            ),
+        )
+    })
+}
+
+/// The user resource of `/me`: the default properties, or only the `selected` ones (then
+/// `@odata.context` names them, as Graph does).
+pub fn user_json(state: &MsState, user: &User, selected: Option<&[String]>) -> Value {
+    let context = match selected {
+        None => format!("{}$metadata#users/$entity", state.graph_url),
+        Some(names) => format!(
+            "{}$metadata#users({})/$entity",
+            state.graph_url,
+            names.join(",")
+        ),
+    };
+    let mut body = Map::new();
+    body.insert("@odata.context".into(), json!(context));
+    if let Value::Object(properties) = select(user_properties(user), selected) {
+        body.extend(properties);
+    }
+    Value::Object(body)
+}
+
+/// The default properties of a user.
+fn user_properties(user: &User) -> Map<String, Value> {
     let (given, surname) = user
         .display_name
         .split_once(' ')
         .map_or((user.display_name.as_str(), ""), |(g, s)| (g, s));
-    json!({
-        "@odata.context": format!("{}$metadata#users/$entity", state.graph_url),
-        "businessPhones": [],
-        "displayName": user.display_name,
-        "givenName": given,
-        "jobTitle": null,
-        "mail": user.upn,
-        "mobilePhone": null,
-        "officeLocation": null,
-        "preferredLanguage": null,
-        "surname": surname,
-        "userPrincipalName": user.upn,
-        "id": user.id,
-    })
+    [
+        ("businessPhones", json!([])),
+        ("displayName", json!(user.display_name)),
+        ("givenName", json!(given)),
+        ("jobTitle", Value::Null),
+        ("mail", json!(user.upn)),
+        ("mobilePhone", Value::Null),
+        ("officeLocation", Value::Null),
+        ("preferredLanguage", Value::Null),
+        ("surname", json!(surname)),
+        ("userPrincipalName", json!(user.upn)),
+        ("id", json!(user.id)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
 }
