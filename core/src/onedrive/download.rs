@@ -1,14 +1,22 @@
 //! Downloads from OneDrive to a local file: through the item's pre-authenticated download URL
 //! (the bearer token never goes to the content host), streamed to a temporary file that is
-//! flushed to disk and renamed into place only when complete.
+//! flushed to disk and renamed into place only when complete. A connection that drops mid-body
+//! is resumed with an HTTP range request from the last byte received, not started over.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufWriter};
+use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
+use reqwest::StatusCode;
+use tokio::fs::File;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+use url::Url;
 
 use super::drive::OneDrive;
 use super::upload::{CancelFlag, Progress, TransferError};
 use crate::error::Error;
+
+const CTX: &str = "downloading a file";
 
 /// Bytes gathered in memory before one write to disk: few, large writes keep the blocking
 /// file I/O off the hot path without letting memory grow with the file.
@@ -17,6 +25,10 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 /// Progress is reported at most once per this many bytes (and always at the end), so a slow
 /// callback (a UI across the FFI) does not throttle the transfer.
 const PROGRESS_STEP: u64 = 256 * 1024;
+
+/// Drops in a row that brought no new bytes before the download fails; any progress resets the
+/// count, so only a connection that keeps failing without progress gives up.
+const MAX_RESUMES_WITHOUT_PROGRESS: u32 = 4;
 
 /// `report.pdf` -> `report.pdf.part`: where the bytes go until the download is complete.
 fn partial_path(dest: &Path) -> PathBuf {
@@ -29,10 +41,77 @@ fn local(e: std::io::Error) -> TransferError {
     TransferError::LocalFile(e.to_string())
 }
 
+/// Checks a `206` answer to `Range: bytes={from}-`: `Content-Range: bytes {from}-{total-1}/{total}`.
+fn resumes_at(content_range: Option<&str>, from: u64, total: u64) -> bool {
+    let expected = format!("bytes {from}-{}/{total}", total.saturating_sub(1));
+    content_range.is_some_and(|v| v.trim() == expected)
+}
+
+/// One download in progress: the file being written and what has been received.
+struct Sink<'a> {
+    out: BufWriter<File>,
+    done: u64,
+    total: u64,
+    reported: u64,
+    progress: &'a dyn Progress,
+    cancel: &'a CancelFlag,
+}
+
+impl Sink<'_> {
+    /// Writes the body of `response` until it ends (`Ok(true)`) or the connection drops
+    /// (`Ok(false)`); every other failure is an error.
+    async fn receive(&mut self, mut response: reqwest::Response) -> Result<bool, TransferError> {
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return Ok(true),
+                Err(e) if e.is_body() || e.is_decode() || e.is_timeout() => {
+                    tracing::debug!(done = self.done, error = %e, "download interrupted");
+                    return Ok(false);
+                }
+                Err(e) => return Err(Error::network(CTX)(e).into()),
+            };
+            if self.cancel.is_cancelled() {
+                return Err(TransferError::Cancelled);
+            }
+            self.done += chunk.len() as u64;
+            if self.done > self.total {
+                return Err(Error::invalid(CTX, "the download is larger than announced").into());
+            }
+            self.out.write_all(&chunk).await.map_err(local)?;
+            if self.done - self.reported >= PROGRESS_STEP {
+                self.reported = self.done;
+                self.progress.update(self.done, self.total);
+            }
+        }
+    }
+
+    /// Throws away what was received: the server sent the whole body again.
+    async fn restart(&mut self) -> Result<(), TransferError> {
+        self.out.flush().await.map_err(local)?;
+        let file = self.out.get_mut();
+        file.set_len(0).await.map_err(local)?;
+        file.seek(std::io::SeekFrom::Start(0))
+            .await
+            .map_err(local)?;
+        self.done = 0;
+        Ok(())
+    }
+
+    /// Flushes everything to disk (a crash never leaves a short file under the real name).
+    async fn finish(mut self) -> Result<u64, TransferError> {
+        self.out.flush().await.map_err(local)?;
+        self.out.get_ref().sync_all().await.map_err(local)?;
+        self.progress.update(self.done, self.total);
+        Ok(self.done)
+    }
+}
+
 impl OneDrive {
     /// Downloads a file to `dest`, reporting progress; on cancel or failure no partial file is
     /// left at `dest`. The body is bounded by the size the server announced (or, without a
-    /// `Content-Length`, the item's size in Graph) and must match it exactly. Returns the
+    /// `Content-Length`, the item's size in Graph) and must match it exactly. A dropped
+    /// connection is resumed from the last byte received (`Range` + `If-Range`). Returns the
     /// number of bytes written.
     pub async fn download_to_file(
         &self,
@@ -41,70 +120,133 @@ impl OneDrive {
         progress: &dyn Progress,
         cancel: &CancelFlag,
     ) -> Result<u64, TransferError> {
-        const CTX: &str = "downloading a file";
         if dest.file_name().is_none() {
             return Err(TransferError::LocalFile(
                 "the destination is not a file path".into(),
             ));
         }
         let (url, item_size) = self.download_link(item_id).await?;
-        let http = self.transfer_http.clone();
-        let mut response = self
-            .graph
-            .retry
-            .run(CTX, true, || {
-                let request = http.get(url.clone());
-                async move { request.send().await.map_err(Error::network(CTX)) }
-            })
-            .await?;
-        if !response.status().is_success() {
+        let first = self.get_content(&url, None).await?;
+        if !first.status().is_success() {
             return Err(Error::Http {
                 context: CTX,
-                status: response.status().as_u16(),
+                status: first.status().as_u16(),
                 code: None,
             }
             .into());
         }
-        let total = response.content_length().unwrap_or(item_size);
         let partial = partial_path(dest);
-        let file = tokio::fs::File::create(&partial).await.map_err(local)?;
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-        let mut done = 0u64;
-        let mut reported = 0u64;
-        let result: Result<(), TransferError> = async {
-            while let Some(chunk) = response.chunk().await.map_err(Error::network(CTX))? {
-                if cancel.is_cancelled() {
-                    return Err(TransferError::Cancelled);
-                }
-                done += chunk.len() as u64;
-                if done > total {
-                    return Err(Error::invalid(CTX, "the download is larger than announced").into());
-                }
-                out.write_all(&chunk).await.map_err(local)?;
-                if done - reported >= PROGRESS_STEP {
-                    reported = done;
-                    progress.update(done, total);
-                }
-            }
-            if done != total {
-                return Err(Error::invalid(CTX, "the download ended early").into());
-            }
-            out.flush().await.map_err(local)?;
-            // On disk before it takes the real name: a crash never leaves a short file there.
-            out.get_ref().sync_all().await.map_err(local)?;
-            progress.update(done, total);
-            Ok(())
-        }
-        .await;
-        drop(out);
+        let file = File::create(&partial).await.map_err(local)?;
+        let mut sink = Sink {
+            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            done: 0,
+            total: first.content_length().unwrap_or(item_size),
+            reported: 0,
+            progress,
+            cancel,
+        };
+        let result = self.receive_all(&url, first, &mut sink).await;
+        let result = match result {
+            Ok(()) => sink.finish().await,
+            Err(e) => Err(e),
+        };
         match result {
-            Ok(()) => {
+            Ok(done) => {
                 tokio::fs::rename(&partial, dest).await.map_err(local)?;
                 Ok(done)
             }
             Err(e) => {
                 let _ = tokio::fs::remove_file(&partial).await;
                 Err(e)
+            }
+        }
+    }
+
+    /// GETs the content URL (with throttling and transient errors retried), from byte `from`
+    /// of the version tagged `etag` when resuming.
+    async fn get_content(
+        &self,
+        url: &Url,
+        resume: Option<(u64, &str)>,
+    ) -> Result<reqwest::Response, TransferError> {
+        let http = self.transfer_http.clone();
+        let response = self
+            .graph
+            .retry
+            .run(CTX, true, || {
+                let mut request = http.get(url.clone());
+                if let Some((from, etag)) = resume {
+                    request = request
+                        .header(RANGE, format!("bytes={from}-"))
+                        .header(IF_RANGE, etag);
+                }
+                async move { request.send().await.map_err(Error::network(CTX)) }
+            })
+            .await?;
+        Ok(response)
+    }
+
+    /// Receives the body of `response`, resuming with range requests after dropped connections.
+    async fn receive_all(
+        &self,
+        url: &Url,
+        mut response: reqwest::Response,
+        sink: &mut Sink<'_>,
+    ) -> Result<(), TransferError> {
+        // Resuming is only safe for the same version of the file: `If-Range` names it.
+        let etag = response
+            .headers()
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.starts_with("W/"))
+            .map(str::to_owned);
+        let mut failures = 0u32;
+        loop {
+            let before = sink.done;
+            if sink.receive(response).await? {
+                if sink.done != sink.total {
+                    return Err(Error::invalid(CTX, "the download ended early").into());
+                }
+                return Ok(());
+            }
+            failures = if sink.done > before { 0 } else { failures + 1 };
+            let Some(etag) = etag.as_deref() else {
+                return Err(Error::invalid(CTX, "the connection dropped and cannot resume").into());
+            };
+            if failures > MAX_RESUMES_WITHOUT_PROGRESS {
+                return Err(Error::invalid(CTX, "the connection keeps dropping").into());
+            }
+            tokio::time::sleep(Duration::from_millis(200) * (failures + 1)).await;
+            if sink.cancel.is_cancelled() {
+                return Err(TransferError::Cancelled);
+            }
+            response = self.get_content(url, Some((sink.done, etag))).await?;
+            match response.status() {
+                StatusCode::PARTIAL_CONTENT => {
+                    let range = response
+                        .headers()
+                        .get(CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok());
+                    if !resumes_at(range, sink.done, sink.total) {
+                        return Err(Error::invalid(CTX, "the resumed range does not fit").into());
+                    }
+                }
+                // The file changed (If-Range failed) or ranges are not supported: start over,
+                // bounded by the new length.
+                StatusCode::OK => {
+                    sink.restart().await?;
+                    if let Some(len) = response.content_length() {
+                        sink.total = len;
+                    }
+                }
+                status => {
+                    return Err(Error::Http {
+                        context: CTX,
+                        status: status.as_u16(),
+                        code: None,
+                    }
+                    .into())
+                }
             }
         }
     }
@@ -125,5 +267,14 @@ mod tests {
             partial_path(Path::new("a.tar.gz")),
             Path::new("a.tar.gz.part")
         );
+    }
+
+    #[test]
+    fn a_resumed_range_must_start_where_we_stopped_and_keep_the_length() {
+        assert!(resumes_at(Some("bytes 500-999/1000"), 500, 1000));
+        assert!(!resumes_at(Some("bytes 0-999/1000"), 500, 1000));
+        assert!(!resumes_at(Some("bytes 500-1999/2000"), 500, 1000));
+        assert!(!resumes_at(Some("bytes 500-998/1000"), 500, 1000));
+        assert!(!resumes_at(None, 500, 1000));
     }
 }

@@ -523,3 +523,76 @@ async fn parallel_uploads_are_bounded() {
     };
     assert_eq!(runs, 3, "uploads interleaved: {events:?}");
 }
+
+#[tokio::test]
+async fn a_dropped_download_resumes_from_where_it_stopped() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let bytes = pattern(20 * 1024 * 1024, 9);
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/big.pdf", bytes.clone())
+        .unwrap();
+    let id = w.cloud.graph().item_id(ALICE.0, "/Print/big.pdf").unwrap();
+    // The first response is cut after 7 MiB, the first resume after 3 MiB more.
+    let faults = w.cloud.graph().faults();
+    faults.drop_download_connection_after(7 * 1024 * 1024);
+    faults.drop_download_connection_after(3 * 1024 * 1024);
+    let dest = std::env::temp_dir().join(format!("roger-e2e-resume-{}.pdf", std::process::id()));
+    let seen = std::sync::Mutex::new(Vec::new());
+    let n = drive
+        .download_to_file(
+            &id,
+            &dest,
+            &|done, total| seen.lock().unwrap().push((done, total)),
+            &CancelFlag::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    assert_eq!(sha(&std::fs::read(&dest).unwrap()), sha(&bytes));
+    std::fs::remove_file(&dest).unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        seen.windows(2).all(|p| p[0].0 <= p[1].0),
+        "progress never goes back: nothing was downloaded twice"
+    );
+    assert_eq!(seen.last(), Some(&(n, n)));
+    assert_eq!(w.cloud.graph().stats().requests("GET download"), 3);
+}
+
+#[tokio::test]
+async fn a_download_that_keeps_dropping_fails_cleanly() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let bytes = pattern(2 * 1024 * 1024, 4);
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/flaky.pdf", bytes)
+        .unwrap();
+    let id = w
+        .cloud
+        .graph()
+        .item_id(ALICE.0, "/Print/flaky.pdf")
+        .unwrap();
+    let faults = w.cloud.graph().faults();
+    faults.drop_download_connection_after(1024 * 1024);
+    for _ in 0..10 {
+        faults.drop_download_connection_after(0);
+    }
+    let dest = std::env::temp_dir().join(format!("roger-e2e-flaky-{}.pdf", std::process::id()));
+    let err = drive
+        .download_to_file(&id, &dest, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("keeps dropping"), "{err}");
+    assert!(!dest.exists(), "no file under the real name");
+    assert!(
+        !dest
+            .with_file_name(format!("roger-e2e-flaky-{}.pdf.part", std::process::id()))
+            .exists(),
+        "no partial file left behind"
+    );
+    // One first request, then the bounded resumes that brought nothing.
+    assert_eq!(w.cloud.graph().stats().requests("GET download"), 1 + 5);
+}

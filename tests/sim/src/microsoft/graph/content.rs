@@ -543,14 +543,51 @@ async fn download(
             .filter(|i| i.ctag_version == version)
             .ok_or_else(GraphError::not_found)?;
         let file = item.file().ok_or_else(GraphError::not_found)?;
-        Ok(serve_bytes(drive, item, file.bytes.clone(), &headers))
+        let cut = state.faults.take_download_cut();
+        Ok(serve_bytes(drive, item, file.bytes.clone(), &headers, cut))
     });
     finish(&ctx, result)
 }
 
-fn serve_bytes(_drive: &Drive, item: &Item, bytes: Bytes, headers: &HeaderMap) -> Response {
+/// The body of a download: all of `bytes`, or (a fault) only the first `cut` bytes followed by
+/// an I/O error, so the server drops the connection mid-body. The `Content-Length` stays that of
+/// the whole body either way.
+fn body(bytes: Bytes, cut: Option<u64>) -> (Body, u64) {
     let len = bytes.len() as u64;
-    let mut response = match parse_range(headers, len) {
+    let Some(cut) = cut else {
+        return (Body::from(bytes), len);
+    };
+    let keep = bytes.slice(..usize::try_from(cut.min(len)).unwrap_or(0));
+    // The error comes after a pause, so the server has flushed the headers and the first bytes
+    // (a real network drops mid-body, not before the status line).
+    let stream = futures::stream::iter([Ok(keep)]).chain(futures::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: download connection dropped",
+        ))
+    }));
+    (Body::from_stream(stream), len)
+}
+
+fn serve_bytes(
+    _drive: &Drive,
+    item: &Item,
+    bytes: Bytes,
+    headers: &HeaderMap,
+    cut: Option<u64>,
+) -> Response {
+    let len = bytes.len() as u64;
+    // RFC 9110 §13.1.5: a Range that comes with an If-Range for another version is ignored.
+    let stale = headers
+        .get(header::IF_RANGE)
+        .is_some_and(|v| v.as_bytes() != item.etag().as_bytes());
+    let range = if stale {
+        Ok(None)
+    } else {
+        parse_range(headers, len)
+    };
+    let (mut response, sent) = match range {
         Err(()) => {
             let mut r = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
@@ -558,17 +595,21 @@ fn serve_bytes(_drive: &Drive, item: &Item, bytes: Bytes, headers: &HeaderMap) -
             }
             return r;
         }
-        Ok(None) => (StatusCode::OK, Body::from(bytes)).into_response(),
+        Ok(None) => {
+            let (body, sent) = body(bytes, cut);
+            ((StatusCode::OK, body).into_response(), sent)
+        }
         Ok(Some((start, end))) => {
-            let slice = bytes.slice(start as usize..=end as usize);
-            let mut r = (StatusCode::PARTIAL_CONTENT, Body::from(slice)).into_response();
+            let (body, sent) = body(bytes.slice(start as usize..=end as usize), cut);
+            let mut r = (StatusCode::PARTIAL_CONTENT, body).into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
                 r.headers_mut().insert(header::CONTENT_RANGE, v);
             }
-            r
+            (r, sent)
         }
     };
     let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(sent));
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(mime_type(&item.name)),
