@@ -73,6 +73,19 @@ pub fn transfer_client(config: &Config) -> Result<reqwest::Client, Error> {
         .map_err(Error::network("building the transfer client"))
 }
 
+/// The `Retry-After` delay of a response (delta-seconds; HTTP dates count as absent), capped.
+pub(crate) fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
+    let secs: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(std::time::Duration::from_secs(secs.min(3600)))
+}
+
 /// Reads a response body of at most `limit` bytes; a longer body is an error, not a truncation.
 pub(crate) async fn read_limited(
     mut response: reqwest::Response,

@@ -89,7 +89,8 @@ struct GraphErrorCode {
 }
 
 /// Reads the signed-in Microsoft user from Graph (`GET /me`) with a fresh access token, once,
-/// without retries. A non-success status is [`Error::Http`] with Graph's error code.
+/// without retries. 429 and 503 are [`Error::Throttled`]; any other non-success status is
+/// [`Error::Http`] with Graph's error code.
 pub(crate) async fn read_graph_me(
     http: &reqwest::Client,
     config: &Config,
@@ -104,6 +105,14 @@ pub(crate) async fn read_graph_me(
         .await
         .map_err(Error::network(GRAPH_CTX))?;
     let status = response.status();
+    if status.as_u16() == 429 || status.as_u16() == 503 {
+        // Busy: the user can try again shortly; the grant is dropped like any failed sign-in.
+        let wait = crate::net::retry_after(&response).map_or(0, |d| d.as_secs());
+        return Err(Error::Throttled {
+            context: GRAPH_CTX,
+            retry_after_secs: wait.max(1),
+        });
+    }
     if !status.is_success() {
         let code = crate::net::read_limited(response, MAX_ME_BYTES, GRAPH_CTX)
             .await

@@ -6,6 +6,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::net::retry_after;
 
 /// How persistent retries are.
 #[derive(Debug, Clone, Copy)]
@@ -29,19 +30,6 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(8),
         }
     }
-}
-
-/// The `Retry-After` delay of a response (delta-seconds; HTTP dates count as absent), capped.
-pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let secs: u64 = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs.min(3600)))
 }
 
 impl RetryPolicy {

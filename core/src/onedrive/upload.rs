@@ -353,7 +353,7 @@ impl OneDrive {
                 }
                 404 => return Err(OneDriveError::Drive(DriveError::NotFound).into()),
                 429 | 503 => {
-                    let wait = super::retry::retry_after(&response)
+                    let wait = crate::net::retry_after(&response)
                         .unwrap_or(std::time::Duration::from_secs(1));
                     tokio::time::sleep(wait.min(std::time::Duration::from_secs(30))).await;
                 }

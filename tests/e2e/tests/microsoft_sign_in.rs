@@ -100,11 +100,14 @@ async fn a_failed_graph_me_fails_the_sign_in_and_stores_nothing() {
     assert!(
         matches!(
             &err,
-            Error::Http { status: 503, code: Some(code), .. } if code == "serviceNotAvailable"
+            Error::Throttled {
+                retry_after_secs: 30,
+                ..
+            }
         ),
         "{err:?}"
     );
-    assert_eq!(err.kind(), ErrorKind::Server);
+    assert_eq!(err.kind(), ErrorKind::Throttled);
     assert_eq!(cloud.graph().stats().requests("GET /me"), 1);
     // No half sign-in: nothing stored, still signed out, no token handed out.
     assert!(store.get(keys::MICROSOFT_ACCOUNT).unwrap().is_none());
