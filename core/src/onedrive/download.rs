@@ -1,6 +1,7 @@
 //! Downloads from OneDrive to a local file: through the item's pre-authenticated download URL
 //! (the bearer token never goes to the content host), streamed to a temporary file that is
-//! flushed to disk and renamed into place only when complete. A connection that drops mid-body
+//! synced to disk and renamed into place only when complete; a failed, cancelled or dropped
+//! download deletes it. A connection that drops mid-body
 //! is resumed with an HTTP range request from the last byte received, not started over.
 
 use std::path::{Path, PathBuf};
@@ -8,19 +9,14 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, ETAG, IF_RANGE, RANGE};
 use reqwest::StatusCode;
-use tokio::fs::File;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use url::Url;
 
 use super::drive::OneDrive;
+use super::file_sink::FileSink;
 use super::upload::{CancelFlag, Progress, TransferError};
 use crate::error::Error;
 
 const CTX: &str = "downloading a file";
-
-/// Bytes gathered in memory before one write to disk: few, large writes keep the blocking
-/// file I/O off the hot path without letting memory grow with the file.
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Progress is reported at most once per this many bytes (and always at the end), so a slow
 /// callback (a UI across the FFI) does not throttle the transfer.
@@ -49,7 +45,7 @@ fn resumes_at(content_range: Option<&str>, from: u64, total: u64) -> bool {
 
 /// One download in progress: the file being written and what has been received.
 struct Sink<'a> {
-    out: BufWriter<File>,
+    out: FileSink,
     done: u64,
     total: u64,
     reported: u64,
@@ -78,7 +74,7 @@ impl Sink<'_> {
             if self.done > self.total {
                 return Err(Error::invalid(CTX, "the download is larger than announced").into());
             }
-            self.out.write_all(&chunk).await.map_err(local)?;
+            self.out.write(&chunk).await.map_err(local)?;
             if self.done - self.reported >= PROGRESS_STEP {
                 self.reported = self.done;
                 self.progress.update(self.done, self.total);
@@ -88,20 +84,14 @@ impl Sink<'_> {
 
     /// Throws away what was received: the server sent the whole body again.
     async fn restart(&mut self) -> Result<(), TransferError> {
-        self.out.flush().await.map_err(local)?;
-        let file = self.out.get_mut();
-        file.set_len(0).await.map_err(local)?;
-        file.seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(local)?;
+        self.out.truncate().await.map_err(local)?;
         self.done = 0;
         Ok(())
     }
 
-    /// Flushes everything to disk (a crash never leaves a short file under the real name).
-    async fn finish(mut self) -> Result<u64, TransferError> {
-        self.out.flush().await.map_err(local)?;
-        self.out.get_ref().sync_all().await.map_err(local)?;
+    /// Puts everything on disk (a crash never leaves a short file under the real name).
+    async fn finish(self) -> Result<u64, TransferError> {
+        self.out.finish().await.map_err(local)?;
         self.progress.update(self.done, self.total);
         Ok(self.done)
     }
@@ -136,30 +126,24 @@ impl OneDrive {
             .into());
         }
         let partial = partial_path(dest);
-        let file = File::create(&partial).await.map_err(local)?;
         let mut sink = Sink {
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            out: FileSink::create(&partial).await.map_err(local)?,
             done: 0,
             total: first.content_length().unwrap_or(item_size),
             reported: 0,
             progress,
             cancel,
         };
-        let result = self.receive_all(&url, first, &mut sink).await;
-        let result = match result {
-            Ok(()) => sink.finish().await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(done) => {
-                tokio::fs::rename(&partial, dest).await.map_err(local)?;
-                Ok(done)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                Err(e)
-            }
+        if let Err(e) = self.receive_all(&url, first, &mut sink).await {
+            sink.out.discard().await;
+            return Err(e);
         }
+        let done = sink.finish().await?;
+        if let Err(e) = tokio::fs::rename(&partial, dest).await {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(local(e));
+        }
+        Ok(done)
     }
 
     /// GETs the content URL (with throttling and transient errors retried), from byte `from`

@@ -2,6 +2,7 @@
 
 mod download;
 mod drive;
+mod file_sink;
 mod graph;
 mod item;
 mod names;
