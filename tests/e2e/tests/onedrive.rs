@@ -596,3 +596,55 @@ async fn a_download_that_keeps_dropping_fails_cleanly() {
     // One first request, then the bounded resumes that brought nothing.
     assert_eq!(w.cloud.graph().stats().requests("GET download"), 1 + 5);
 }
+
+#[tokio::test]
+async fn a_download_whose_caller_goes_away_leaves_no_file() {
+    // A Kotlin coroutine or Swift task cancelled mid-download drops the future.
+    let w = signed_in().await;
+    let drive = Arc::new(w.drive());
+    let bytes = pattern(48 * 1024 * 1024, 6);
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/dropped.pdf", bytes)
+        .unwrap();
+    let id = w
+        .cloud
+        .graph()
+        .item_id(ALICE.0, "/Print/dropped.pdf")
+        .unwrap();
+    let name = format!("roger-e2e-gone-{}.pdf", std::process::id());
+    let dest = std::env::temp_dir().join(&name);
+    let partial = std::env::temp_dir().join(format!("{name}.part"));
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let started_tx = std::sync::Mutex::new(Some(started_tx));
+    let task = {
+        let (drive, dest) = (drive.clone(), dest.clone());
+        tokio::spawn(async move {
+            drive
+                .download_to_file(
+                    &id,
+                    &dest,
+                    &move |done, _| {
+                        if done >= 2 * 1024 * 1024 {
+                            if let Some(tx) = started_tx.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                    },
+                    &CancelFlag::new(),
+                )
+                .await
+        })
+    };
+    started.await.unwrap();
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    for _ in 0..300 {
+        if !partial.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!partial.exists(), "the partial file is deleted");
+    assert!(!dest.exists(), "nothing under the real name");
+}
