@@ -256,7 +256,7 @@ async fn the_roger_api_answers_every_hostile_request_with_a_protocol_error() {
     let alice = common::access(&common::sign_in(eu, common::ALICE).await);
     let tokens = ["", alice.as_str(), "garbage", "x.y.z"];
     let base = eu.issuer.as_str().trim_end_matches('/').to_owned();
-    let mut rng = Rng(0x5EED_0F_C0FFEE);
+    let mut rng = Rng(0x5EED_0FC0_FFEE);
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..1500 {
         let template = ROGER_ROUTES[i % ROGER_ROUTES.len()];
