@@ -9,7 +9,7 @@ use super::frame::{LumaFrame, LumaImage};
 pub enum Stage {
     /// Our locator on the region where the previous frame saw the code.
     Roi,
-    /// Our locator on a box-downscaled frame (the fast path).
+    /// Our locator on a downscaled frame (the fast path).
     Downscaled,
     /// Our locator on the full frame, sparse rows.
     Locator,
@@ -62,9 +62,12 @@ fn row_step(h: usize) -> usize {
     (h / 200).clamp(2, 6)
 }
 
+/// Largest downscale factor: a 2160-px (4K) short side still comes down to 360 px.
+const MAX_FACTOR: usize = 6;
+
 /// Downscale factor of the first, cheap pass: about 360 px on the short side.
 fn first_pass_factor(f: &LumaFrame<'_>) -> usize {
-    (f.width().min(f.height()) / 360).clamp(1, 4)
+    (f.width().min(f.height()) / 360).clamp(1, MAX_FACTOR)
 }
 
 /// Decodes every QR code in a frame, trying first the region of interest `roi` (sensor pixels
@@ -129,8 +132,9 @@ fn fast_params() -> DetectParams {
 /// Decodes every QR code in a frame.
 ///
 /// Steps, cheapest first, stopping at the first that reads a code:
-/// 1. our locator on a box-downscaled copy (about 360 px on the short side): a quarter to a
-///    ninth of the pixels, and the averaging removes most sensor noise, moiré and JPEG blocks;
+/// 1. our locator on a downscaled copy (about 360 px on the short side, each pixel a 2x2
+///    average): a quarter or less of the pixels to search, read from at most a quarter of the
+///    frame, and the averaging removes most sensor noise, moiré and JPEG blocks;
 /// 2. our locator at full resolution (small codes);
 /// 3. again with twice the scanned rows and a lower contrast floor (faint or tiny codes);
 /// 4. optionally rqrr's own detector on a copy at most 640 px wide, both polarities.
@@ -233,70 +237,37 @@ fn hint(r: &LocateReport) -> Option<ScanHint> {
     }
 }
 
-/// `k`x`k` box average (smooths noise, moiré and JPEG blocks; `k`² less work after it).
+/// Downscales by `k`: each output pixel is the mean of the 2x2 pixels at the centre of its
+/// `k`x`k` block. At `k` = 2 that is a box average of every pixel; above it only 4 / `k`² of
+/// the frame is read (44 % at 3x, 25 % at 4x), which is what makes large frames cheap: the
+/// whole-frame 3x3 average of a 1080p frame cost more than all the locating after it. Two by
+/// two still halves sensor noise and blurs away moiré and JPEG blocks finer than a module of
+/// the downscaled frame; codes too small for this view are read at full resolution.
 ///
 /// Written with slices and plain loops: the crate is built size-optimised (`opt-level = "z"`),
 /// where `Vec` indexing, `push` and iterator adapters in a hot loop are not reliably inlined.
 fn downscale(f: &LumaFrame<'_>, k: usize) -> Option<LumaImage> {
     let (w, h) = (f.width() / k, f.height() / k);
-    if !(2..=4).contains(&k) || w < 48 || h < 48 {
+    if !(2..=MAX_FACTOR).contains(&k) || w < 48 || h < 48 {
         return None;
     }
+    // Rows and columns off .. off + 2 of each block: the centre pair (k = 3 leans by half a
+    // pixel). off + 1 < k keeps every read inside the w*k x h*k part of the frame.
+    let off = (k - 1) / 2;
     let mut data = vec![0u8; w * h];
     let out: &mut [u8] = &mut data;
-    let mut acc_v = vec![0u32; w];
-    // Fixed-point reciprocal of k*k (no division in the loop).
-    let recip: u32 = 65536 / (k * k) as u32 + 1;
     let mut y = 0;
     while y < h {
+        let r0 = &f.row(y * k + off)[..w * k];
+        let r1 = &f.row(y * k + off + 1)[..w * k];
         let o = &mut out[y * w..(y + 1) * w];
-        if k == 2 {
-            let r0 = &f.row(2 * y)[..2 * w];
-            let r1 = &f.row(2 * y + 1)[..2 * w];
-            let mut x = 0;
-            while x < w {
-                let s = r0[2 * x] as u32
-                    + r0[2 * x + 1] as u32
-                    + r1[2 * x] as u32
-                    + r1[2 * x + 1] as u32;
-                o[x] = ((s + 2) >> 2) as u8;
-                x += 1;
-            }
-        } else {
-            // Rows outer, pixels inner: one row slice per source row, not per output pixel.
-            let acc: &mut [u32] = &mut acc_v;
-            let mut x = 0;
-            while x < w {
-                acc[x] = 0;
-                x += 1;
-            }
-            let mut dy = 0;
-            while dy < k {
-                let r = &f.row(y * k + dy)[..w * k];
-                let mut x = 0;
-                if k == 3 {
-                    while x < w {
-                        acc[x] += r[3 * x] as u32 + r[3 * x + 1] as u32 + r[3 * x + 2] as u32;
-                        x += 1;
-                    }
-                } else {
-                    while x < w {
-                        let mut i = 0;
-                        while i < k {
-                            acc[x] += r[x * k + i] as u32;
-                            i += 1;
-                        }
-                        x += 1;
-                    }
-                }
-                dy += 1;
-            }
-            let mut x = 0;
-            while x < w {
-                let v = (acc[x] * recip) >> 16;
-                o[x] = if v > 255 { 255 } else { v as u8 };
-                x += 1;
-            }
+        let mut x = 0;
+        let mut i = off;
+        while x < w {
+            let s = r0[i] as u32 + r0[i + 1] as u32 + r1[i] as u32 + r1[i + 1] as u32;
+            o[x] = ((s + 2) >> 2) as u8;
+            x += 1;
+            i += k;
         }
         y += 1;
     }

@@ -89,6 +89,39 @@ fn two_codes_frame() -> (LumaImage, [String; 2]) {
     (LumaImage::new(w, h, data).expect("valid"), [a, b])
 }
 
+/// A light frame with `text` drawn as a QR code, `scale` px per module, top-left at `at`.
+fn frame_with_code(w: usize, h: usize, text: &str, scale: usize, at: (usize, usize)) -> LumaImage {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
+    let dim = code.width();
+    let colors = code.to_colors();
+    let mut data = vec![225u8; w * h];
+    for y in 0..dim * scale {
+        for x in 0..dim * scale {
+            if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
+                data[(at.1 + y) * w + at.0 + x] = 30;
+            }
+        }
+    }
+    LumaImage::new(w, h, data).expect("valid")
+}
+
+#[test]
+fn a_4k_frame_is_read_from_its_downscaled_view() {
+    // 3840x2160 comes down 6x to 640x360 (a 2x2 average per pixel, a ninth of the frame read);
+    // 18 px per module there are 3 px, enough for the first, cheap pass.
+    let text = "https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK";
+    let img = frame_with_code(3840, 2160, text, 18, (1500, 700));
+    let out = scan(&img.as_frame(), &PipelineOptions::default());
+    assert!(out.codes.iter().any(|c| c.text == text), "{out:?}");
+    assert_eq!(out.stage, Some(Stage::Downscaled));
+    // Corners come back in full-frame pixels.
+    let (x0, y0, _, _) = out.codes[0].bounds();
+    assert!(
+        (x0 - 1500.0).abs() < 30.0 && (y0 - 700.0).abs() < 30.0,
+        "{x0} {y0}"
+    );
+}
+
 #[test]
 fn frames_with_several_codes_return_all() {
     let (img, payloads) = two_codes_frame();
