@@ -2,7 +2,7 @@
 //! decode time only (frames are loaded into memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi] [--work] [--unbounded]
 //! ```
 //!
 //! `<folder>` holds `manifest.csv` (`file,condition,width,height,payload`) and the frames under
@@ -10,7 +10,9 @@
 //! the per-frame results of another decoder (as written by `scripts/qr_bench_zxing.py`:
 //! `file,ok,ms`) as a third column; `--results` writes ours per frame; `--stages` counts which
 //! pipeline step read each frame; `--roi` also times the next frame of a steady stream (the
-//! same frame scanned again with the previous region of interest, as `FrameScanner` does).
+//! same frame scanned again with the previous region of interest, as `FrameScanner` does);
+//! `--work` reports the counted work per frame against the per-frame budget; `--unbounded`
+//! lifts that budget (to check that it changes no result).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use roger_core::qr::{self, luma_from_encoded, LumaImage, PipelineOptions};
+use roger_core::qr::{self, luma_from_encoded, LumaImage, PipelineOptions, Work, WorkBudget};
 
 struct Entry {
     file: String,
@@ -114,6 +116,8 @@ fn run() -> Result<(), String> {
     let mut results: Option<PathBuf> = None;
     let mut stages = false;
     let mut roi = false;
+    let mut work = false;
+    let mut unbounded = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -124,11 +128,13 @@ fn run() -> Result<(), String> {
             "--results" => results = Some(PathBuf::from(args.next().ok_or("--results path")?)),
             "--stages" => stages = true,
             "--roi" => roi = true,
+            "--work" => work = true,
+            "--unbounded" => unbounded = true,
             _ => dir = Some(PathBuf::from(a)),
         }
     }
     let dir = dir.ok_or(
-        "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--stages]",
+        "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi] [--work] [--unbounded]",
     )?;
     let entries = read_manifest(&dir)?;
     let reference = match &reference {
@@ -136,7 +142,15 @@ fn run() -> Result<(), String> {
         None => None,
     };
 
-    let opts = PipelineOptions::default();
+    let mut opts = PipelineOptions::default();
+    if unbounded {
+        opts.budget = WorkBudget {
+            cross_checks: usize::MAX,
+            placements: usize::MAX,
+            decodes: usize::MAX,
+        };
+    }
+    let mut works: Vec<(usize, bool, Work)> = Vec::new();
     let mut rows: Vec<(usize, Res, Res)> = Vec::new();
     // Time of the next frame of a steady stream: the same frame again, with the region the
     // first scan reported as region of interest (what `FrameScanner` does).
@@ -161,6 +175,7 @@ fn run() -> Result<(), String> {
         let ours = qr::scan(&f, &opts);
         let ours_ms = t.elapsed().as_secs_f64() * 1e3;
         let ours_ok = ours.codes.iter().any(|c| c.text == e.payload);
+        works.push((i, ours_ok, ours.work));
         if roi && ours_ok {
             let t = Instant::now();
             let again = qr::scan_with_roi(&f, &opts, ours.region);
@@ -191,12 +206,24 @@ fn run() -> Result<(), String> {
 
     if let Some(p) = results {
         let mut out = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        writeln!(out, "file,plain_ok,plain_ms,ours_ok,ours_ms").map_err(|e| e.to_string())?;
-        for (i, a, b) in &rows {
+        writeln!(
+            out,
+            "file,plain_ok,plain_ms,ours_ok,ours_ms,passes,cross_checks,placements,decodes"
+        )
+        .map_err(|e| e.to_string())?;
+        for ((i, a, b), (_, _, wk)) in rows.iter().zip(&works) {
             writeln!(
                 out,
-                "{},{},{:.3},{},{:.3}",
-                entries[*i].file, a.ok as u8, a.ms, b.ok as u8, b.ms
+                "{},{},{:.3},{},{:.3},{},{},{},{}",
+                entries[*i].file,
+                a.ok as u8,
+                a.ms,
+                b.ok as u8,
+                b.ms,
+                wk.passes,
+                wk.cross_checks,
+                wk.placements,
+                wk.decodes
             )
             .map_err(|e| e.to_string())?;
         }
@@ -341,6 +368,52 @@ fn run() -> Result<(), String> {
     if ref_name.is_some() {
         println!();
         println!("worst condition gap (ours - reference): {worst_gap:+.1} points");
+    }
+    if work {
+        println!();
+        let b = opts.budget;
+        println!(
+            "Work per frame (budget: {} cross-checks, {} placements, {} decodes), median / p95 / max:",
+            b.cross_checks, b.placements, b.decodes
+        );
+        println!();
+        println!("| frames | n | cross-checks | placements | decodes | cut short |");
+        println!("|---|---:|---:|---:|---:|---:|");
+        let mut sizes: Vec<(usize, usize)> = entries.iter().map(|e| (e.width, e.height)).collect();
+        sizes.sort();
+        sizes.dedup();
+        for (w, h) in sizes {
+            for read in [true, false] {
+                let sel: Vec<Work> = works
+                    .iter()
+                    .filter(|(i, ok, _)| {
+                        *ok == read && entries[*i].width == w && entries[*i].height == h
+                    })
+                    .map(|(_, _, wk)| *wk)
+                    .collect();
+                if sel.is_empty() {
+                    continue;
+                }
+                let stat = |f: &dyn Fn(&Work) -> usize| {
+                    let mut v: Vec<f64> = sel.iter().map(|wk| f(wk) as f64).collect();
+                    format!(
+                        "{} / {} / {}",
+                        pct(&mut v, 0.5),
+                        pct(&mut v, 0.95),
+                        pct(&mut v, 1.0)
+                    )
+                };
+                println!(
+                    "| {w}x{h} {} | {} | {} | {} | {} | {} |",
+                    if read { "read" } else { "not read" },
+                    sel.len(),
+                    stat(&|wk| wk.cross_checks),
+                    stat(&|wk| wk.placements),
+                    stat(&|wk| wk.decodes),
+                    sel.iter().filter(|wk| wk.cut_short).count()
+                );
+            }
+        }
     }
     if stages {
         println!();

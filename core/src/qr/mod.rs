@@ -3,12 +3,14 @@
 //! - [`frame`]: what cameras and files give (luma planes with stride and rotation, RGBA/BGRA,
 //!   PNG/JPEG bytes), validated.
 //! - [`decode`]: plain rqrr (the baseline) and rqrr's decoder fed by our own locator.
-//! - [`pipeline`]: the robustness pipeline in front of the decoder.
+//! - [`pipeline`]: the robustness pipeline in front of the decoder, its work per frame
+//!   bounded by a [`WorkBudget`].
 //! - [`scanner`]: [`FrameScanner`], the camera-rate front end the mobile shells call.
 //! - `corpus` (feature `corpus`): the synthetic test corpus generator.
 //!
 //! All entry points are synchronous CPU work: call them from a background thread or queue.
 
+mod budget;
 pub mod decode;
 mod detect;
 pub mod frame;
@@ -18,6 +20,7 @@ pub mod scanner;
 #[cfg(any(test, feature = "corpus"))]
 pub mod corpus;
 
+pub use budget::{Work, WorkBudget};
 pub use decode::{decode_plain, DecodedCode};
 pub use detect::PointF;
 pub use frame::{

@@ -1,5 +1,6 @@
 //! The robustness pipeline: cheap first, stop at the first success, bounded work per frame.
 
+use super::budget::{Meter, Work, WorkBudget};
 use super::decode::{self, DecodedCode, LocateReport};
 use super::detect::{DetectParams, PointF};
 use super::frame::{LumaFrame, LumaImage};
@@ -37,6 +38,8 @@ pub struct PipelineOptions {
     /// 640 px wide, both polarities). Off by default: on the benchmark corpus it read no frame
     /// our locator missed and only made unreadable frames slower.
     pub plain_fallback: bool,
+    /// Most work one frame may cost, over all steps (see [`WorkBudget`]).
+    pub budget: WorkBudget,
 }
 
 /// Result of scanning one frame.
@@ -51,6 +54,8 @@ pub struct ScanOutcome {
     /// Where the code (read or not) is, in sensor pixels `(x0, y0, x1, y1)`: the region of
     /// interest to try first on the next frame of the stream.
     pub region: Option<(f32, f32, f32, f32)>,
+    /// The work the frame took (at most [`PipelineOptions::budget`]).
+    pub work: Work,
 }
 
 /// Module size (px) under which we tell the user to move closer.
@@ -79,6 +84,7 @@ pub fn scan_with_roi(
     opts: &PipelineOptions,
     roi: Option<(f32, f32, f32, f32)>,
 ) -> ScanOutcome {
+    let mut meter = Meter::new(opts.budget);
     if let Some((x0, y0, x1, y1)) = roi {
         let (w, h) = ((x1 - x0).max(1.0), (y1 - y0).max(1.0));
         let cx0 = (x0 - w / 2.0).max(0.0) as usize;
@@ -86,12 +92,14 @@ pub fn scan_with_roi(
         let cw = (w * 2.0) as usize + 1;
         let ch = (h * 2.0) as usize + 1;
         let big_enough = cw >= 64 && ch >= 64;
-        if let Some(c) = f.crop(cx0, cy0, cw, ch).filter(|_| big_enough) {
+        let crop = f.crop(cx0, cy0, cw, ch).filter(|_| big_enough);
+        if let Some(c) = crop.filter(|_| meter.pass()) {
             // The crop is about twice the code: a code of ~33 modules stays >= 3 px per module.
             let factor = (c.width().min(c.height()) / 200).clamp(1, 4);
             let rep = if factor >= 2 {
                 downscale(&c, factor).map(|small| {
-                    let mut r = decode::decode_located(&small.as_frame(), &fast_params());
+                    let mut r =
+                        decode::decode_located(&small.as_frame(), &fast_params(), &mut meter);
                     for code in &mut r.codes {
                         code.corners = code.corners.map(|p| PointF {
                             x: p.x * factor as f32,
@@ -101,7 +109,7 @@ pub fn scan_with_roi(
                     r
                 })
             } else {
-                Some(decode::decode_located(&c, &fast_params()))
+                Some(decode::decode_located(&c, &fast_params(), &mut meter))
             };
             if let Some(rep) = rep.filter(|r| !r.codes.is_empty()) {
                 let codes = rep
@@ -115,11 +123,11 @@ pub fn scan_with_roi(
                         code
                     })
                     .collect();
-                return done(f, codes, 1.0, Stage::Roi);
+                return done(f, codes, 1.0, Stage::Roi, meter.work);
             }
         }
     }
-    scan(f, opts)
+    scan_metered(f, opts, meter)
 }
 
 fn fast_params() -> DetectParams {
@@ -138,47 +146,51 @@ fn fast_params() -> DetectParams {
 /// 2. our locator at full resolution (small codes);
 /// 3. again with twice the scanned rows and a lower contrast floor (faint or tiny codes);
 /// 4. optionally rqrr's own detector on a copy at most 640 px wide, both polarities.
+///
+/// Each step runs only while [`PipelineOptions::budget`] lasts: a frame full of finder-like
+/// clutter stops early, with the work done in [`ScanOutcome::work`].
 pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
+    scan_metered(f, opts, Meter::new(opts.budget))
+}
+
+fn scan_metered(f: &LumaFrame<'_>, opts: &PipelineOptions, mut meter: Meter) -> ScanOutcome {
     let mut seen = LocateReport::default();
-    let factor = first_pass_factor(f);
-    let small = downscale(f, factor.max(2));
-    if let Some(small) = &small {
-        let sf = small.as_frame();
-        let rep = decode::decode_located(&sf, &fast_params());
+    let k = first_pass_factor(f).max(2);
+    if let Some(small) = downscale(f, k).filter(|_| meter.pass()) {
+        let rep = decode::decode_located(&small.as_frame(), &fast_params(), &mut meter);
         if !rep.codes.is_empty() {
-            return done(f, rep.codes, factor.max(2) as f32, Stage::Downscaled);
+            return done(f, rep.codes, k as f32, Stage::Downscaled, meter.work);
         }
-        merge(&mut seen, &rep, factor.max(2) as f32);
+        merge(&mut seen, &rep, k as f32);
         if let Some((a, b, c, d)) = rep.region {
-            let k = factor.max(2) as f32;
+            let k = k as f32;
             seen.region = Some((a * k, b * k, c * k, d * k));
         }
     }
 
-    let p = DetectParams {
+    let sparse = DetectParams {
         row_step: row_step(f.height()),
         min_range: 24,
     };
-    let rep = decode::decode_located(f, &p);
-    if !rep.codes.is_empty() {
-        return done(f, rep.codes, 1.0, Stage::Locator);
-    }
-    merge(&mut seen, &rep, 1.0);
-
     let dense = DetectParams {
         row_step: (row_step(f.height()) / 2).max(1),
         min_range: 8,
     };
-    let rep = decode::decode_located(f, &dense);
-    if !rep.codes.is_empty() {
-        return done(f, rep.codes, 1.0, Stage::Dense);
+    for (p, stage) in [(sparse, Stage::Locator), (dense, Stage::Dense)] {
+        if !meter.pass() {
+            break;
+        }
+        let rep = decode::decode_located(f, &p, &mut meter);
+        if !rep.codes.is_empty() {
+            return done(f, rep.codes, 1.0, stage, meter.work);
+        }
+        merge(&mut seen, &rep, 1.0);
     }
-    merge(&mut seen, &rep, 1.0);
 
-    if opts.plain_fallback {
+    if opts.plain_fallback && meter.pass() {
         let (codes, s) = plain_fallback(f);
         if !codes.is_empty() {
-            return done(f, codes, s, Stage::PlainFallback);
+            return done(f, codes, s, Stage::PlainFallback, meter.work);
         }
     }
 
@@ -187,11 +199,18 @@ pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
         stage: None,
         hint: hint(&seen),
         region: seen.region,
+        work: meter.work,
     }
 }
 
 /// Result with corners mapped from a frame `scale` times smaller than `f` to `f`'s upright image.
-fn done(f: &LumaFrame<'_>, codes: Vec<DecodedCode>, scale: f32, stage: Stage) -> ScanOutcome {
+fn done(
+    f: &LumaFrame<'_>,
+    codes: Vec<DecodedCode>,
+    scale: f32,
+    stage: Stage,
+    work: Work,
+) -> ScanOutcome {
     // Region of the first code, in sensor pixels (before rotation).
     let region = codes.first().map(|c| {
         let (x0, y0, x1, y1) = c.bounds();
@@ -205,6 +224,7 @@ fn done(f: &LumaFrame<'_>, codes: Vec<DecodedCode>, scale: f32, stage: Stage) ->
             .collect(),
         stage: Some(stage),
         hint: None,
+        work,
     }
 }
 

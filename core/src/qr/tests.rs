@@ -35,10 +35,16 @@ fn decode_rate_per_condition() {
         let ok = of_c
             .iter()
             .filter(|f| {
-                scan(&f.image.as_frame(), &opts)
-                    .codes
-                    .iter()
-                    .any(|d| d.text == f.payload)
+                let out = scan(&f.image.as_frame(), &opts);
+                let read = out.codes.iter().any(|d| d.text == f.payload);
+                // A frame that reads needs a fraction of the work budget.
+                assert!(
+                    !read || (!out.work.cut_short && out.work.decodes * 2 <= opts.budget.decodes),
+                    "{}: {:?}",
+                    f.file,
+                    out.work
+                );
+                read
             })
             .count();
         let rate = ok as f64 / of_c.len() as f64;
@@ -226,4 +232,156 @@ fn hint_when_a_code_is_seen_but_not_read() {
     let out = scan(&f, &PipelineOptions::default());
     assert!(out.codes.is_empty());
     assert_eq!(out.hint, Some(ScanHint::Unreadable));
+}
+
+/// A sheet of real version-2 codes, `module` px per module, the centre of each data area
+/// scrambled: every probe, placement and function-pattern check passes and rqrr then fails in
+/// error correction, so each code asks for the most work a code can.
+fn damaged_sheet(w: usize, h: usize, module: usize) -> LumaImage {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let code = qrcode::QrCode::with_version(
+        b"https://eu.roger.myq.cloud/p",
+        qrcode::Version::Normal(2),
+        qrcode::EcLevel::L,
+    )
+    .expect("fits version 2");
+    let dim = code.width();
+    let colors = code.to_colors();
+    let mut data = vec![230u8; w * h];
+    let pitch = (dim + 6) * module;
+    let mut oy = 3 * module;
+    while oy + dim * module < h {
+        let mut ox = 3 * module;
+        while ox + dim * module < w {
+            for my in 0..dim {
+                for mx in 0..dim {
+                    let scrambled = (9..16).contains(&mx) && (9..16).contains(&my);
+                    let dark = if scrambled {
+                        rng.random_bool(0.5)
+                    } else {
+                        colors[my * dim + mx] == qrcode::Color::Dark
+                    };
+                    if dark {
+                        for y in 0..module {
+                            let row = (oy + my * module + y) * w + ox + mx * module;
+                            data[row..row + module].fill(25);
+                        }
+                    }
+                }
+            }
+            ox += pitch;
+        }
+        oy += pitch;
+    }
+    LumaImage::new(w, h, data).expect("valid")
+}
+
+/// Random light and dark runs of 1 to 6 px, each row repeated 1 to 4 times: finder-pattern
+/// ratios everywhere, thousands of cross-checks.
+fn run_noise(w: usize, h: usize) -> LumaImage {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut data = vec![0u8; w * h];
+    let mut y = 0;
+    while y < h {
+        let mut row = vec![0u8; w];
+        let (mut x, mut v) = (0, 30u8);
+        while x < w {
+            let end = (x + rng.random_range(1..7)).min(w);
+            row[x..end].fill(v);
+            x = end;
+            v = if v == 30 { 220 } else { 30 };
+        }
+        for _ in 0..rng.random_range(1..5) {
+            if y < h {
+                data[y * w..(y + 1) * w].copy_from_slice(&row);
+                y += 1;
+            }
+        }
+    }
+    LumaImage::new(w, h, data).expect("valid")
+}
+
+const UNBOUNDED: WorkBudget = WorkBudget {
+    cross_checks: usize::MAX,
+    placements: usize::MAX,
+    decodes: usize::MAX,
+};
+
+fn within(w: &Work, b: &WorkBudget) -> bool {
+    w.cross_checks <= b.cross_checks && w.placements <= b.placements && w.decodes <= b.decodes
+}
+
+#[test]
+fn a_sheet_of_damaged_codes_costs_at_most_the_budget() {
+    let img = damaged_sheet(640, 480, 6);
+    let budget = WorkBudget::default();
+    // Left alone, the frame asks for more placements and decodes than the budget allows.
+    let free = scan(
+        &img.as_frame(),
+        &PipelineOptions {
+            budget: UNBOUNDED,
+            ..Default::default()
+        },
+    );
+    assert!(free.codes.is_empty() && !free.work.cut_short);
+    assert!(
+        free.work.placements > budget.placements,
+        "not pathological enough: {:?}",
+        free.work
+    );
+    // With the default budget the frame stops there, and says so.
+    let out = scan(&img.as_frame(), &PipelineOptions::default());
+    assert!(out.codes.is_empty());
+    assert!(out.work.cut_short, "{:?}", out.work);
+    assert!(within(&out.work, &budget), "{:?} over {budget:?}", out.work);
+    assert_eq!(out.work.placements, budget.placements);
+    // The codes are still seen: the user is told to hold steady.
+    assert_eq!(out.hint, Some(ScanHint::Unreadable));
+    // Probes are bounded by the pipeline's shape: at most 5 grid sizes for each of at most
+    // 12 triples per pass.
+    assert!(out.work.probes <= 60 * out.work.passes, "{:?}", out.work);
+}
+
+#[test]
+fn any_budget_is_honoured_to_the_unit() {
+    let sheet = damaged_sheet(640, 480, 6);
+    let noise = run_noise(640, 480);
+    for budget in [
+        WorkBudget {
+            cross_checks: 500,
+            placements: 4,
+            decodes: 2,
+        },
+        WorkBudget {
+            cross_checks: 3000,
+            placements: 1,
+            decodes: 0,
+        },
+        WorkBudget {
+            cross_checks: 0,
+            placements: 10,
+            decodes: 10,
+        },
+    ] {
+        let opts = PipelineOptions {
+            budget,
+            ..Default::default()
+        };
+        for img in [&sheet, &noise] {
+            let out = scan(&img.as_frame(), &opts);
+            assert!(within(&out.work, &budget), "{:?} over {budget:?}", out.work);
+            assert!(out.work.cut_short, "{:?} under {budget:?}", out.work);
+        }
+    }
+    // Finder-like noise: thousands of cross-checks, cut at the budget.
+    let free = scan(
+        &noise.as_frame(),
+        &PipelineOptions {
+            budget: UNBOUNDED,
+            ..Default::default()
+        },
+    );
+    assert!(free.work.cross_checks > 3000, "{:?}", free.work);
 }
