@@ -27,7 +27,7 @@ pub use frame::{
     luma_from_encoded, luma_from_rgba, FrameError, LumaFrame, LumaImage, PixelOrder, Rotation,
 };
 pub use pipeline::{scan, scan_with_roi, PipelineOptions, ScanHint, ScanOutcome, Stage};
-pub use scanner::{FrameScanner, ScanEvent, ScannerConfig, ScannerHint, SubmitOutcome};
+pub use scanner::{FrameScanner, FrameStats, ScanEvent, ScannerConfig, ScannerHint, SubmitOutcome};
 
 #[cfg(test)]
 mod tests;

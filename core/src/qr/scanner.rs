@@ -3,9 +3,11 @@
 //! The shells hand over every analysis frame from a background thread (CameraX analyzer,
 //! `AVCaptureVideoDataOutput` queue). The scanner never queues: a frame that arrives while
 //! another is being decoded is dropped at once ([`SubmitOutcome::Dropped`]), so latency stays
-//! one frame and memory flat. A pairing code is reported once ([`ScanEvent::Paired`]) and then
-//! ignored until [`FrameScanner::reset`]; hints for the UI (move closer, low contrast, not a
-//! Roger code, ...) are reported when they change, at most once per `hint_interval` each.
+//! one frame and memory flat. Each distinct pairing code is reported once
+//! ([`ScanEvent::Paired`]) until [`FrameScanner::reset`]: the frames after it that show the same
+//! code are [`SubmitOutcome::AlreadyReported`], while a new code (the printer's QR expired and
+//! it shows a fresh one) is reported at once. Hints for the UI (move closer, low contrast, not
+//! a Roger code, ...) are reported when they change, at most once per `hint_interval` each.
 //! Every payload goes through [`parse_pairing_payload`]: nothing here sends a request.
 //!
 //! The region where the previous frame saw a code is tried first on the next frame
@@ -21,8 +23,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::budget::Work;
 use super::frame::LumaFrame;
-use super::pipeline::{scan_with_roi, PipelineOptions, ScanHint};
+use super::pipeline::{scan_with_roi, PipelineOptions, ScanHint, Stage};
 use crate::pairing::payload::{parse_pairing_payload, PairingPayload, PairingPolicy, PayloadError};
 
 /// Scanner settings.
@@ -69,7 +72,7 @@ pub enum ScannerHint {
 /// Something to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanEvent {
-    /// A valid pairing code (reported once until [`FrameScanner::reset`]).
+    /// A valid pairing code (each distinct code reported once until [`FrameScanner::reset`]).
     Paired(PairingPayload),
     /// A hint for the user.
     Hint(ScannerHint),
@@ -80,17 +83,32 @@ pub enum ScanEvent {
 pub enum SubmitOutcome {
     /// Another frame was being decoded: this one was dropped without work.
     Dropped,
-    /// A pairing code was already reported: frames are ignored until reset.
-    Done,
+    /// The frame shows only pairing codes already reported since the last reset.
+    AlreadyReported,
     /// The frame was decoded; maybe something to show.
     Processed(Option<ScanEvent>),
 }
 
+/// What the last decoded frame took (for debug overlays, tuning and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameStats {
+    /// The pipeline step that read a code ([`Stage::Roi`]: the region carried from the
+    /// frame before), or `None`.
+    pub stage: Option<Stage>,
+    /// The work counted (bounded by the pipeline's work budget).
+    pub work: Work,
+}
+
+/// Distinct pairing codes remembered as reported (the oldest is forgotten beyond it).
+const MAX_REPORTED: usize = 16;
+
 #[derive(Debug, Default)]
 struct State {
-    paired: Option<PairingPayload>,
+    /// Codes reported since the last reset, the latest last.
+    reported: Vec<PairingPayload>,
     roi: Option<(f32, f32, f32, f32)>,
     last_hint: Option<(ScannerHint, Instant)>,
+    last_frame: Option<FrameStats>,
 }
 
 /// Camera-rate QR scanner for pairing. `Sync`: share it between the camera thread and the UI.
@@ -126,12 +144,18 @@ impl FrameScanner {
         out
     }
 
-    /// The pairing code reported, if any.
+    /// The pairing code reported last since the last reset, if any.
     pub fn paired(&self) -> Option<PairingPayload> {
-        self.lock().paired.clone()
+        self.lock().reported.last().cloned()
     }
 
-    /// Forgets the reported code, the region of interest and the hint history (the user
+    /// Which step read the last decoded frame and the work it took; `None` before the first
+    /// frame and after [`FrameScanner::reset`].
+    pub fn last_frame(&self) -> Option<FrameStats> {
+        self.lock().last_frame
+    }
+
+    /// Forgets the reported codes, the region of interest and the hint history (the user
     /// cancelled, or the approval failed and they scan again).
     pub fn reset(&self) {
         *self.lock() = State::default();
@@ -143,26 +167,26 @@ impl FrameScanner {
     }
 
     fn process(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
-        let roi = {
-            let st = self.lock();
-            if st.paired.is_some() {
-                return SubmitOutcome::Done;
-            }
-            st.roi
-        };
+        let roi = self.lock().roi;
         let out = scan_with_roi(frame, &self.config.pipeline, roi);
         let mut st = self.lock();
         st.roi = out.region;
-        if st.paired.is_some() {
-            return SubmitOutcome::Done;
-        }
-        // Among several codes in view, a valid pairing code wins; otherwise the most telling
-        // rejection becomes the hint.
+        st.last_frame = Some(FrameStats {
+            stage: out.stage,
+            work: out.work,
+        });
+        // Among several codes in view, a new valid pairing code wins, then one already
+        // reported (nothing to show); otherwise the most telling rejection becomes the hint.
         let mut rejection: Option<ScannerHint> = None;
+        let mut repeat = false;
         for code in &out.codes {
             match parse_pairing_payload(&code.text, &self.config.policy) {
+                Ok(p) if st.reported.contains(&p) => repeat = true,
                 Ok(p) => {
-                    st.paired = Some(p.clone());
+                    if st.reported.len() >= MAX_REPORTED {
+                        st.reported.remove(0);
+                    }
+                    st.reported.push(p.clone());
                     return SubmitOutcome::Processed(Some(ScanEvent::Paired(p)));
                 }
                 Err(e) => {
@@ -177,6 +201,9 @@ impl FrameScanner {
                     }
                 }
             }
+        }
+        if repeat {
+            return SubmitOutcome::AlreadyReported;
         }
         let hint = rejection.or(out.hint.map(|h| match h {
             ScanHint::TooSmall => ScannerHint::MoveCloser,
@@ -250,7 +277,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(s.submit(&img.as_frame()), SubmitOutcome::Done);
+        assert_eq!(s.submit(&img.as_frame()), SubmitOutcome::AlreadyReported);
         assert!(s.paired().is_some());
         s.reset();
         assert!(s.paired().is_none());

@@ -201,9 +201,9 @@ fn garbage_frames_never_panic() {
     }
 }
 
-#[test]
-fn hint_when_a_code_is_seen_but_not_read() {
-    // A clean code whose data area is wiped: finder patterns present, nothing decodable.
+/// A 320x320 frame with a clean code whose data area is wiped: finder patterns present,
+/// nothing decodable.
+fn wiped_code_frame() -> LumaImage {
     let code =
         qrcode::QrCode::new(b"https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK").expect("fits");
     let dim = code.width();
@@ -228,8 +228,12 @@ fn hint_when_a_code_is_seen_but_not_read() {
             }
         }
     }
-    let f = LumaFrame::packed(&data, w, h).expect("valid");
-    let out = scan(&f, &PipelineOptions::default());
+    LumaImage::new(w, h, data).expect("valid")
+}
+
+#[test]
+fn hint_when_a_code_is_seen_but_not_read() {
+    let out = scan(&wiped_code_frame().as_frame(), &PipelineOptions::default());
     assert!(out.codes.is_empty());
     assert_eq!(out.hint, Some(ScanHint::Unreadable));
 }
@@ -384,4 +388,146 @@ fn any_budget_is_honoured_to_the_unit() {
         },
     );
     assert!(free.work.cross_checks > 3000, "{:?}", free.work);
+}
+
+/// `img` moved by `(dx, dy)` pixels (a hand shaking between frames), edges repeated.
+fn shifted(img: &LumaImage, dx: isize, dy: isize) -> LumaImage {
+    let (w, h) = (img.width, img.height);
+    let mut data = vec![0u8; w * h];
+    for y in 0..h {
+        let sy = (y as isize - dy).clamp(0, h as isize - 1) as usize;
+        for x in 0..w {
+            let sx = (x as isize - dx).clamp(0, w as isize - 1) as usize;
+            data[y * w + x] = img.data[sy * w + sx];
+        }
+    }
+    LumaImage::new(w, h, data).expect("valid")
+}
+
+/// `img` under a box blur of radius `r` (badly out of focus), done twice, each separably.
+fn defocused(img: &LumaImage, r: usize) -> LumaImage {
+    let (w, h) = (img.width, img.height);
+    // One 1-D pass along `n` lines of `len` pixels, `step` apart within a line.
+    let pass = |src: &[u8], n: usize, len: usize, line: usize, step: usize| {
+        let mut out = vec![0u8; w * h];
+        for l in 0..n {
+            for i in 0..len {
+                let (i0, i1) = (i.saturating_sub(r), (i + r + 1).min(len));
+                let sum: u32 = (i0..i1).map(|j| src[l * line + j * step] as u32).sum();
+                out[l * line + i * step] = (sum / (i1 - i0) as u32) as u8;
+            }
+        }
+        out
+    };
+    let mut cur = img.data.clone();
+    for _ in 0..2 {
+        cur = pass(&cur, h, w, w, 1);
+        cur = pass(&cur, w, h, 1, w);
+    }
+    LumaImage::new(w, h, cur).expect("valid")
+}
+
+#[test]
+fn a_camera_stream_reports_each_code_once_and_carries_the_region() {
+    use crate::pairing::payload::{PairingPolicy, TrustedOrigin};
+    use rand::SeedableRng;
+
+    let code_a = "https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK";
+    let code_b = "https://eu.roger.myq.cloud/pair?v=1&code=LMNP-QRST";
+    // The printer's screen seen by the phone; the same seed gives the same screen and camera
+    // pose, so the code that replaces an expired one sits where the old one was.
+    let screen = |payload: &str| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+        corpus::render_frame(640, 480, corpus::Condition::Clean, payload, &mut rng)
+    };
+    let a = screen(code_a);
+    let b = screen(code_b);
+    let menu = {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(22);
+        let payload = "https://example.com/menu";
+        corpus::render_frame(640, 480, corpus::Condition::Clean, payload, &mut rng)
+    };
+    let nothing = LumaImage::new(640, 480, vec![200u8; 640 * 480]).expect("valid");
+
+    let mut config = ScannerConfig::new(PairingPolicy::new(vec![TrustedOrigin::https(
+        "eu",
+        "eu.roger.myq.cloud",
+    )]));
+    config.hint_interval = std::time::Duration::from_secs(60);
+    let s = FrameScanner::new(config);
+    let mut paired = Vec::new();
+    let mut submit = |img: &LumaImage| {
+        let out = s.submit(&img.as_frame());
+        if let SubmitOutcome::Processed(Some(ScanEvent::Paired(p))) = &out {
+            paired.push(p.user_code.display());
+        }
+        let stats = s.last_frame().expect("the frame was decoded");
+        (out, stats)
+    };
+    let stage = |stats: FrameStats| stats.stage;
+
+    // Aiming: nothing in view, then the code out of focus, a damaged code, another QR code.
+    let (out, stats) = submit(&nothing);
+    assert_eq!(out, SubmitOutcome::Processed(None));
+    assert_eq!((stats.stage, stats.work.passes), (None, 3));
+    let (out, _) = submit(&defocused(&a, 6));
+    assert!(
+        matches!(
+            out,
+            SubmitOutcome::Processed(None | Some(ScanEvent::Hint(_)))
+        ),
+        "{out:?}"
+    );
+    let wiped = wiped_code_frame();
+    let hold_steady = SubmitOutcome::Processed(Some(ScanEvent::Hint(ScannerHint::HoldSteady)));
+    assert_eq!(submit(&wiped).0, hold_steady);
+    // The same hint again within the interval: nothing new to show.
+    assert_eq!(submit(&wiped).0, SubmitOutcome::Processed(None));
+    let not_roger = SubmitOutcome::Processed(Some(ScanEvent::Hint(ScannerHint::NotARogerCode)));
+    assert_eq!(submit(&menu).0, not_roger);
+
+    // The code comes into focus: reported once, then the shaking frames after it are read in
+    // the region the frame before reported, and not reported again.
+    let (out, _) = submit(&a);
+    assert!(
+        matches!(out, SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))),
+        "{out:?}"
+    );
+    for (dx, dy) in [(4, 3), (-3, 2), (2, -4)] {
+        let (out, stats) = submit(&shifted(&a, dx, dy));
+        assert_eq!(out, SubmitOutcome::AlreadyReported);
+        assert_eq!((stage(stats), stats.work.passes), (Some(Stage::Roi), 1));
+    }
+
+    // The printer's code expires and it shows a new one in the same place: reported at once,
+    // still through the carried region; then debounced like the first.
+    let (out, stats) = submit(&b);
+    assert!(
+        matches!(out, SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))),
+        "{out:?}"
+    );
+    assert_eq!(stage(stats), Some(Stage::Roi));
+    assert_eq!(
+        submit(&shifted(&b, -2, 1)).0,
+        SubmitOutcome::AlreadyReported
+    );
+    // A code reported before stays reported, even after another one.
+    assert_eq!(submit(&a).0, SubmitOutcome::AlreadyReported);
+    assert_eq!(
+        s.paired().map(|p| p.user_code.display()),
+        Some("LMNP-QRST".to_string())
+    );
+
+    // Reset (the approval failed, the user scans again): the region and the reported codes
+    // are forgotten, so the same code is reported again, found by a whole-frame scan.
+    s.reset();
+    assert!(s.paired().is_none() && s.last_frame().is_none());
+    let (out, stats) = submit(&b);
+    assert!(
+        matches!(out, SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))),
+        "{out:?}"
+    );
+    assert_eq!(stage(stats), Some(Stage::Downscaled));
+
+    assert_eq!(paired, ["BCDF-GHJK", "LMNP-QRST", "LMNP-QRST"]);
 }
