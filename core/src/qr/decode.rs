@@ -126,7 +126,8 @@ pub(crate) struct LocateReport {
 /// Most triples tried per pass (bounds the work on frames full of finder-like clutter).
 const MAX_TRIPLES: usize = 12;
 /// Share of wrong function-pattern modules above which a probe rejects a grid size (every
-/// grid that decoded on the benchmark corpus probed at 20 % or less, tilted codes the worst).
+/// grid that decoded on the benchmark corpus probed at about 20 % at most, tilted codes the
+/// worst).
 const PROBE_MISFIT: f32 = 0.35;
 
 /// Locates, samples and decodes all codes our locator finds, within what `meter` allows.

@@ -16,8 +16,8 @@
 //! The work of one frame is bounded by [`ScannerConfig::pipeline`]`.budget` (a
 //! [`WorkBudget`](super::WorkBudget): finder cross-checks, grid placements and decode attempts,
 //! counted over all steps), so a frame full of finder-like clutter costs a few unreadable
-//! frames' worth of time, not a stall: on a desktop core the worst frames measured cost about
-//! 50 ms with the default budget and over 200 ms without one (see `docs/benchmarks.md`).
+//! frames' worth of time, not a stall: on a desktop core the worst frames measured cost under
+//! 70 ms with the default budget, against 160 to 670 ms before it (see `docs/benchmarks.md`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
