@@ -10,9 +10,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use roger_core::accounts::{Accounts, OpenOptions};
+use roger_core::auth::AuthState;
 use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive};
 use roger_core::pairing::{parse_pairing_payload, policy_from_regions};
-use roger_core::qr::{scan, LumaFrame, PipelineOptions};
+use roger_core::qr::{scan, LumaFrame, PipelineOptions, Stage};
 use roger_core::store::MemoryStore;
 use roger_core::Config;
 use roger_sim::{Cloud, CloudHandle, MfpConfig, SimConfig};
@@ -101,7 +102,7 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         redirect.path()
     );
     let state = accounts.complete_sign_in(redirect.as_str()).await?;
-    println!("  {state:?}");
+    println!("  {}", describe(&state));
 
     step(3, "An authorised call (printers of the tenant)");
     let region = accounts.signed_in_region().await?;
@@ -158,10 +159,16 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         .codes
         .first()
         .ok_or_else(|| anyhow!("no QR code read from the camera frame ({:?})", outcome.hint))?;
+    let by = match outcome.stage {
+        Some(Stage::Roi) => "the region carried from the previous frame",
+        Some(Stage::Downscaled) => "the downscaled first pass",
+        Some(Stage::Locator) => "the full-resolution pass",
+        Some(Stage::Dense) => "the dense full-resolution pass",
+        Some(Stage::PlainFallback) | None => "rqrr's own detector",
+    };
     println!(
-        "  read in {:.1} ms ({:?})",
+        "  read in {:.1} ms by {by}",
         started.elapsed().as_secs_f64() * 1000.0,
-        outcome.stage
     );
     let policy = policy_from_regions(&accounts.regions().await?, true);
     let payload = parse_pairing_payload(&decoded.text, &policy)?;
@@ -181,8 +188,8 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         .browser_login(&authorize, DEMO_USER.0, DEMO_USER.1)
         .map_err(|e| anyhow!("scripted Microsoft login: {e}"))?;
     println!(
-        "  {:?}",
-        accounts.complete_sign_in(redirect.as_str()).await?
+        "  {}",
+        describe(&accounts.complete_sign_in(redirect.as_str()).await?)
     );
 
     step(
@@ -263,7 +270,8 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
 
     step(9, "Sign out: revoke and wipe");
     accounts.sign_out().await?;
-    println!("  {:?}", accounts.roger().state());
+    println!("  Roger: {}", describe(&accounts.roger().state()));
+    println!("  Microsoft: {}", describe(&accounts.microsoft().state()));
 
     if serve {
         println!("\nServing until Ctrl-C…");
@@ -272,4 +280,26 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
     cloud.shutdown().await;
     println!("\nDemo finished.");
     Ok(())
+}
+
+/// One line for the UI: who is signed in, or why nobody is.
+fn describe(state: &AuthState) -> String {
+    match state {
+        AuthState::SignedIn {
+            account_id,
+            username,
+            region,
+        } => {
+            let mut line = format!(
+                "signed in as {} (account {}",
+                username.as_deref().unwrap_or("?"),
+                account_id.as_deref().unwrap_or("?")
+            );
+            if let Some(region) = region {
+                line.push_str(&format!(", region {region}"));
+            }
+            line + ")"
+        }
+        AuthState::SignedOut { reason } => format!("signed out ({reason:?})"),
+    }
 }
