@@ -417,13 +417,7 @@ impl Accounts {
             .send()
             .await
             .map_err(Error::network(CTX))?;
-        if !response.status().is_success() {
-            return Err(Error::Http {
-                context: CTX,
-                status: response.status().as_u16(),
-                code: None,
-            });
-        }
+        let response = crate::net::check_status(CTX, response).await?;
         let me: Me = crate::net::read_json(response, MAX_ME_BYTES, CTX).await?;
         checked_identity(CTX, me.id, me.email)
     }

@@ -86,6 +86,44 @@ pub(crate) fn retry_after(response: &reqwest::Response) -> Option<std::time::Dur
     Some(std::time::Duration::from_secs(secs.min(3600)))
 }
 
+/// Largest error body read for its code.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// The `{"error": {"code": …}}` body that Graph (and the Roger API) send with an error status.
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    error: ErrorCode,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorCode {
+    code: String,
+}
+
+/// Passes a success response through; maps any other status to [`Error::Http`] carrying the
+/// body's `error.code` when there is one (at most 64 characters, never control characters).
+pub(crate) async fn check_status(
+    context: &'static str,
+    response: reqwest::Response,
+) -> Result<reqwest::Response, Error> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let code = read_limited(response, MAX_ERROR_BODY, context)
+        .await
+        .ok()
+        .and_then(|body| serde_json::from_slice::<ErrorBody>(&body).ok())
+        .map(|b| b.error.code)
+        .filter(|c| !c.chars().any(char::is_control))
+        .map(|c| c.chars().take(64).collect());
+    Err(Error::Http {
+        context,
+        status: status.as_u16(),
+        code,
+    })
+}
+
 /// Reads a response body of at most `limit` bytes; a longer body is an error, not a truncation.
 pub(crate) async fn read_limited(
     mut response: reqwest::Response,

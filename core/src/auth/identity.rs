@@ -77,17 +77,6 @@ fn graph_me_url(config: &Config) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// Graph's error body, for its `code`.
-#[derive(Deserialize)]
-struct GraphErrorBody {
-    error: GraphErrorCode,
-}
-
-#[derive(Deserialize)]
-struct GraphErrorCode {
-    code: String,
-}
-
 /// Reads the signed-in Microsoft user from Graph (`GET /me`) with a fresh access token, once,
 /// without retries. 429 and 503 are [`Error::Throttled`]; any other non-success status is
 /// [`Error::Http`] with Graph's error code.
@@ -113,20 +102,7 @@ pub(crate) async fn read_graph_me(
             retry_after_secs: wait.max(1),
         });
     }
-    if !status.is_success() {
-        let code = crate::net::read_limited(response, MAX_ME_BYTES, GRAPH_CTX)
-            .await
-            .ok()
-            .and_then(|body| serde_json::from_slice::<GraphErrorBody>(&body).ok())
-            .map(|b| b.error.code)
-            .filter(|c| !c.chars().any(char::is_control))
-            .map(|c| c.chars().take(64).collect());
-        return Err(Error::Http {
-            context: GRAPH_CTX,
-            status: status.as_u16(),
-            code,
-        });
-    }
+    let response = crate::net::check_status(GRAPH_CTX, response).await?;
     let body = crate::net::read_limited(response, MAX_ME_BYTES, GRAPH_CTX).await?;
     parse_graph_user(&body)
 }

@@ -116,15 +116,7 @@ impl OneDrive {
             ));
         }
         let (url, item_size) = self.download_link(item_id).await?;
-        let first = self.get_content(&url, None).await?;
-        if !first.status().is_success() {
-            return Err(Error::Http {
-                context: CTX,
-                status: first.status().as_u16(),
-                code: None,
-            }
-            .into());
-        }
+        let first = crate::net::check_status(CTX, self.get_content(&url, None).await?).await?;
         let partial = partial_path(dest);
         let mut sink = Sink {
             out: FileSink::create(&partial).await.map_err(local)?,

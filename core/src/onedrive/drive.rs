@@ -336,7 +336,7 @@ impl OneDrive {
             .graph
             .send(CTX, true, |g| g.me().drive().item(item_id).delete_items())
             .await?;
-        match Graph::check(CTX, response).await {
+        match crate::net::check_status(CTX, response).await {
             Ok(_) => Ok(()),
             Err(Error::Http { status: 404, .. }) => Ok(()),
             Err(e) => Err(OneDriveError::from_core(e)),

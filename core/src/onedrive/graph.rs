@@ -10,7 +10,6 @@ use graph_http::api_impl::RequestHandler;
 use graph_rs_sdk::error::AuthExecutionResult;
 use graph_rs_sdk::identity::ClientApplication;
 use graph_rs_sdk::{GraphClient, GraphClientConfiguration};
-use serde::Deserialize;
 use url::Url;
 
 use super::retry::RetryPolicy;
@@ -45,17 +44,6 @@ impl ClientApplication for TokenSource {
     }
 
     fn with_force_token_refresh(&mut self, _force: ForceTokenRefresh) {}
-}
-
-/// Graph's error body: `{"error": {"code", "message"}}`.
-#[derive(Debug, Deserialize)]
-struct GraphErrorBody {
-    error: GraphErrorInner,
-}
-
-#[derive(Debug, Deserialize)]
-struct GraphErrorInner {
-    code: String,
 }
 
 /// Graph access for one signed-in Microsoft account.
@@ -144,7 +132,7 @@ impl Graph {
     }
 
     /// Sends the request `make` builds, with retries; on 401 forces one token refresh and retries
-    /// once. Non-success statuses are returned for the caller to map (see [`Graph::check`]).
+    /// once. Non-success statuses are returned for the caller to map (see [`crate::net::check_status`]).
     pub(crate) async fn send(
         &self,
         context: &'static str,
@@ -176,27 +164,6 @@ impl Graph {
         request.send().await.map_err(Error::network(context))
     }
 
-    /// Maps a non-success Graph response to an error carrying Graph's error code.
-    pub(crate) async fn check(
-        context: &'static str,
-        response: reqwest::Response,
-    ) -> Result<reqwest::Response, Error> {
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let code = crate::net::read_limited(response, 64 * 1024, context)
-            .await
-            .ok()
-            .and_then(|body| serde_json::from_slice::<GraphErrorBody>(&body).ok())
-            .map(|b| b.error.code.chars().take(64).collect());
-        Err(Error::Http {
-            context,
-            status: status.as_u16(),
-            code,
-        })
-    }
-
     /// Sends and parses a JSON success body.
     pub(crate) async fn json<T: serde::de::DeserializeOwned>(
         &self,
@@ -204,7 +171,8 @@ impl Graph {
         idempotent: bool,
         make: impl Fn(&GraphClient) -> RequestHandler,
     ) -> Result<T, Error> {
-        let response = Self::check(context, self.send(context, idempotent, make).await?).await?;
+        let response =
+            crate::net::check_status(context, self.send(context, idempotent, make).await?).await?;
         crate::net::read_json(response, MAX_JSON, context).await
     }
 }

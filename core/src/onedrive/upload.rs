@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use url::Url;
 
 use super::drive::{DriveError, OneDrive, OneDriveError};
-use super::graph::{Graph, MAX_JSON};
+use super::graph::MAX_JSON;
 use super::item::{DriveItem, RawItem};
 use super::names::validate_name;
 use crate::error::Error;
@@ -270,7 +270,7 @@ impl OneDrive {
         if response.status().as_u16() == 404 {
             return Err(OneDriveError::Drive(DriveError::NotFound).into());
         }
-        let response = Graph::check(CTX, response).await?;
+        let response = crate::net::check_status(CTX, response).await?;
         let status: SessionStatus = crate::net::read_json(response, MAX_JSON, CTX).await?;
         next_offset(&status.next_expected_ranges)
             .ok_or_else(|| Error::invalid(CTX, "no nextExpectedRanges").into())
@@ -358,7 +358,7 @@ impl OneDrive {
                     tokio::time::sleep(wait.min(std::time::Duration::from_secs(30))).await;
                 }
                 _ => {
-                    return Err(Graph::check(CTX, response)
+                    return Err(crate::net::check_status(CTX, response)
                         .await
                         .err()
                         .unwrap_or_else(|| Error::invalid(CTX, "unexpected status"))
