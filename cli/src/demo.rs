@@ -15,8 +15,8 @@ use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive};
 use roger_core::pairing::{parse_pairing_payload, policy_from_regions};
 use roger_core::qr::{scan, LumaFrame, PipelineOptions, Stage};
 use roger_core::store::MemoryStore;
-use roger_core::Config;
-use roger_sim::{Cloud, CloudHandle, MfpConfig, SimConfig};
+use roger_e2e::core_config;
+use roger_sim::{Cloud, MfpConfig, SimConfig};
 
 /// The demo user of the reference cloud (test data, not a real account).
 const DEMO_USER: (&str, &str) = ("alice@contoso.example", "alice-password");
@@ -25,17 +25,6 @@ const DEMO_USER: (&str, &str) = ("alice@contoso.example", "alice-password");
 const DEMO_PRINTER: &str = "contoso-reception";
 /// Where the demo writes the printer's QR code and camera frame.
 const OUT_DIR: &str = "out";
-
-fn core_config(cloud: &CloudHandle) -> Config {
-    let mut config = Config::production();
-    config.discovery_url = cloud.discovery_url.clone();
-    config.allow_insecure_loopback = true;
-    config.microsoft.authority = cloud.identity().authority("organizations");
-    config.microsoft.expected_issuer = format!("{}{{tenantid}}/v2.0", cloud.identity_url);
-    config.microsoft.client.client_id = cloud.identity().client_id().to_owned();
-    config.graph_url = cloud.graph_url.clone();
-    config
-}
 
 fn save_gray_png(path: &Path, width: u32, height: u32, pixels: Vec<u8>) -> anyhow::Result<()> {
     let image = image::GrayImage::from_raw(width, height, pixels)

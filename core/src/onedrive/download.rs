@@ -13,7 +13,7 @@ use url::Url;
 
 use super::drive::OneDrive;
 use super::file_sink::FileSink;
-use super::upload::{CancelFlag, Progress, TransferError};
+use super::upload::{local, CancelFlag, Progress, TransferError};
 use crate::error::Error;
 
 const CTX: &str = "downloading a file";
@@ -31,10 +31,6 @@ fn partial_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
     name.push(".part");
     dest.with_file_name(name)
-}
-
-fn local(e: std::io::Error) -> TransferError {
-    TransferError::LocalFile(e.to_string())
 }
 
 /// Checks a `206` answer to `Range: bytes={from}-`: `Content-Range: bytes {from}-{total-1}/{total}`.

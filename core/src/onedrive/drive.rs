@@ -122,7 +122,7 @@ impl OneDriveError {
 
 type Result<T> = std::result::Result<T, OneDriveError>;
 
-fn parse_item(context: &'static str, raw: RawItem) -> Result<DriveItem> {
+pub(super) fn parse_item(context: &'static str, raw: RawItem) -> Result<DriveItem> {
     raw.into_item()
         .map_err(|why| OneDriveError::Core(Error::invalid(context, why)))
 }

@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -34,7 +34,6 @@ pub(crate) struct FileSink {
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
     writer: Option<JoinHandle<io::Result<()>>>,
     keep: Arc<AtomicBool>,
-    path: PathBuf,
 }
 
 impl FileSink {
@@ -61,7 +60,6 @@ impl FileSink {
             spare,
             writer: Some(writer),
             keep,
-            path: path.to_owned(),
         })
     }
 
@@ -101,11 +99,10 @@ impl FileSink {
         self.join().await
     }
 
-    /// Stops writing and deletes the file.
+    /// Stops writing and waits until the writer has deleted the file.
     pub(crate) async fn discard(mut self) {
         self.ops = None;
         let _ = self.join().await;
-        let _ = tokio::fs::remove_file(&self.path).await;
     }
 
     async fn send(&mut self, op: Op) -> io::Result<()> {
@@ -163,6 +160,7 @@ fn write_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("roger-sink-{}", std::process::id()));

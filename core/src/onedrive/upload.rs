@@ -11,10 +11,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use url::Url;
 
-use super::drive::{DriveError, OneDrive, OneDriveError};
+use super::drive::{parse_item, DriveError, OneDrive, OneDriveError};
 use super::graph::MAX_JSON;
 use super::item::{DriveItem, RawItem};
-use super::names::validate_name;
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -105,7 +104,7 @@ fn next_offset(ranges: &[String]) -> Option<u64> {
     first.split('-').next()?.trim().parse().ok()
 }
 
-fn local(e: std::io::Error) -> TransferError {
+pub(super) fn local(e: std::io::Error) -> TransferError {
     TransferError::LocalFile(e.to_string())
 }
 
@@ -122,7 +121,7 @@ impl OneDrive {
         cancel: &CancelFlag,
         on_session: &(dyn Fn(&PendingUpload) + Send + Sync),
     ) -> Result<DriveItem, TransferError> {
-        validate_name(name).map_err(|e| OneDriveError::Drive(DriveError::InvalidName(e)))?;
+        Self::check_name(name)?;
         let _slot = self.upload_slot().await?;
         let size = tokio::fs::metadata(local_path).await.map_err(local)?.len();
         if size <= SIMPLE_UPLOAD_MAX {
@@ -198,8 +197,7 @@ impl OneDrive {
             .await
             .map_err(OneDriveError::from_core)?;
         progress.update(size, size);
-        raw.into_item()
-            .map_err(|why| Error::invalid(CTX, why).into())
+        Ok(parse_item(CTX, raw)?)
     }
 }
 
@@ -337,9 +335,7 @@ impl OneDrive {
                 200 | 201 => {
                     progress.update(total, total);
                     let raw: RawItem = crate::net::read_json(response, MAX_JSON, CTX).await?;
-                    return raw
-                        .into_item()
-                        .map_err(|why| Error::invalid(CTX, why).into());
+                    return Ok(parse_item(CTX, raw)?);
                 }
                 202 => {
                     let status: SessionStatus =

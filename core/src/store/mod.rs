@@ -49,8 +49,6 @@ impl<T: SecureStore + ?Sized> SecureStore for std::sync::Arc<T> {
 
 /// Keys the core stores under. One place, so a wipe can find them all.
 pub mod keys {
-    /// Marker written on first run; its absence means a fresh install.
-    pub const INSTALL_MARKER: &str = "install.v1";
     /// The Roger account record.
     pub const ROGER_ACCOUNT: &str = "account.roger";
     /// The Microsoft (OneDrive) account record.
@@ -58,5 +56,5 @@ pub mod keys {
     /// The last good region list (not secret, but must survive restarts).
     pub const REGIONS: &str = "regions";
     /// Every key the core writes.
-    pub const ALL: [&str; 4] = [INSTALL_MARKER, ROGER_ACCOUNT, MICROSOFT_ACCOUNT, REGIONS];
+    pub const ALL: [&str; 3] = [ROGER_ACCOUNT, MICROSOFT_ACCOUNT, REGIONS];
 }

@@ -52,7 +52,8 @@ pub fn parse_unique_pairs(input: &[u8]) -> Result<HashMap<String, String>, Strin
     Ok(params)
 }
 
-fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+/// Whether the request's media type (parameters ignored) is `expected`.
+pub(crate) fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

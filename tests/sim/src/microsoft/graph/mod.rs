@@ -302,14 +302,6 @@ pub async fn drain(body: Body, limit: u64) {
     }
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
-
 /// A JSON object body.
 async fn read_json(headers: &HeaderMap, body: Body) -> Result<Value, GraphError> {
     read_optional_json(headers, body)
@@ -323,7 +315,7 @@ async fn read_optional_json(headers: &HeaderMap, body: Body) -> Result<Option<Va
     if bytes.is_empty() {
         return Ok(None);
     }
-    if !is_json(headers) {
+    if !crate::extract::content_type_is(headers, "application/json") {
         return Err(GraphError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalidRequest",

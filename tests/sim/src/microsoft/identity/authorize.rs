@@ -235,39 +235,25 @@ pub fn decide(state: &MsState, tenant: &str, params: &HashMap<String, String>) -
         .get("password")
         .map(String::as_str)
         .unwrap_or_default();
-    let retry = |status, message: &str| Outcome::Page {
-        status,
-        message: message.to_string(),
-        form: None,
-    };
     let Some(user) = state
         .directory
         .user_by_upn(username)
         .filter(|_| username.len() <= 254 && password.len() <= 1024)
     else {
-        return with_form(
-            retry(
-                StatusCode::UNAUTHORIZED,
-                "AADSTS50034: The user account does not exist in this directory.",
-            ),
+        return retry_page(
+            "AADSTS50034: The user account does not exist in this directory.",
             request,
         );
     };
     if !verify_password(password, &user.password_hash) {
-        return with_form(
-            retry(
-                StatusCode::UNAUTHORIZED,
-                "AADSTS50126: Error validating credentials due to invalid username or password.",
-            ),
+        return retry_page(
+            "AADSTS50126: Error validating credentials due to invalid username or password.",
             request,
         );
     }
     if !state.directory.admits(&request.authority, user) {
-        return with_form(
-            retry(
-                StatusCode::UNAUTHORIZED,
-                "AADSTS50020: The user account does not exist in this tenant.",
-            ),
+        return retry_page(
+            "AADSTS50020: The user account does not exist in this tenant.",
             request,
         );
     }
@@ -300,16 +286,12 @@ pub fn decide(state: &MsState, tenant: &str, params: &HashMap<String, String>) -
     Outcome::Redirect(url)
 }
 
-fn with_form(outcome: Outcome, request: AuthRequest) -> Outcome {
-    match outcome {
-        Outcome::Page {
-            status, message, ..
-        } => Outcome::Page {
-            status,
-            message,
-            form: Some(Box::new(request)),
-        },
-        other => other,
+/// The sign-in page again (401) with `message` and the request's fields kept.
+fn retry_page(message: &str, request: AuthRequest) -> Outcome {
+    Outcome::Page {
+        status: StatusCode::UNAUTHORIZED,
+        message: message.to_string(),
+        form: Some(Box::new(request)),
     }
 }
 

@@ -136,14 +136,7 @@ pub fn parse_form(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<std::collections::HashMap<String, String>, AadError> {
-    let form_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    let form_type = crate::extract::content_type_is(headers, "application/x-www-form-urlencoded");
     if !form_type {
         return Err(AadError::new(
             "invalid_request",
