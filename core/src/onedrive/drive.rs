@@ -8,6 +8,9 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use url::Url;
 
+use graph_http::api_impl::RequestHandler;
+use graph_rs_sdk::GraphClient;
+
 use super::graph::Graph;
 use super::item::{sort_for_browsing, DriveItem, RawItem};
 use super::names::{validate_name, NameError};
@@ -233,6 +236,18 @@ impl OneDrive {
     /// Every child of a folder, all pages followed, sorted for browsing (folders first, then
     /// by name). Each item appears once even if pages overlap.
     pub async fn children(&self, folder_id: &str) -> Result<Vec<DriveItem>> {
+        let mut items = self
+            .list_all(|g| g.me().drive().item(folder_id).list_children())
+            .await?;
+        sort_for_browsing(&mut items);
+        Ok(items)
+    }
+
+    /// Follows every page of the listing `first` requests; items in the server's order.
+    async fn list_all(
+        &self,
+        first: impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<Vec<DriveItem>> {
         const CTX: &str = "listing a OneDrive folder";
         let mut items: Vec<DriveItem> = Vec::new();
         let mut seen = std::collections::HashSet::new();
@@ -241,7 +256,7 @@ impl OneDrive {
             let page: Page = self
                 .graph
                 .json(CTX, true, |g| {
-                    let request = g.me().drive().item(folder_id).list_children();
+                    let request = first(g);
                     match &next {
                         None => request.append_query_pair("$top", PAGE_SIZE),
                         Some(link) => {
@@ -275,23 +290,39 @@ impl OneDrive {
                 }
             }
         }
+        Ok(items)
+    }
+
+    /// The "Print" folder's contents, sorted for browsing (folders first, then by name).
+    pub async fn list_print(&self) -> Result<Vec<DriveItem>> {
+        let mut items = self.known_children(KnownFolder::Print).await?;
         sort_for_browsing(&mut items);
         Ok(items)
     }
 
-    /// The "Print" folder's contents.
-    pub async fn list_print(&self) -> Result<Vec<DriveItem>> {
-        let id = self.folder_id(KnownFolder::Print).await?;
-        self.children(&id).await
-    }
-
     /// The "Scan" folder's files, newest first.
     pub async fn list_scans(&self) -> Result<Vec<DriveItem>> {
-        let id = self.folder_id(KnownFolder::Scan).await?;
-        let mut items = self.children(&id).await?;
+        let mut items = self.known_children(KnownFolder::Scan).await?;
         items.retain(|i| !i.is_folder());
         items.sort_by(|a, b| b.last_modified.cmp(&a.last_modified).then(a.id.cmp(&b.id)));
         Ok(items)
+    }
+
+    /// The children of a known folder, addressed by path: one request per page, always the
+    /// folder that bears the name now (renames and deletions need no extra lookup). A missing
+    /// folder is created, and is empty.
+    async fn known_children(&self, folder: KnownFolder) -> Result<Vec<DriveItem>> {
+        let path = format!(":/{}:", folder.name());
+        match self
+            .list_all(|g| g.me().drive().item_by_path(&path).list_children())
+            .await
+        {
+            Err(OneDriveError::Drive(DriveError::NotFound)) => {
+                self.folder_id(folder).await?;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
     }
 
     /// A short-lived pre-authenticated download URL for a file (what a print job carries).

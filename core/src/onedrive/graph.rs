@@ -17,6 +17,7 @@ use crate::auth::TokenManager;
 use crate::config::Config;
 use crate::error::Error;
 use crate::net::is_loopback;
+use crate::secret::Secret;
 
 /// Largest Graph JSON response read (a page of 200 items is well under this).
 pub(crate) const MAX_JSON: usize = 4 * 1024 * 1024;
@@ -141,27 +142,50 @@ impl Graph {
     ) -> Result<reqwest::Response, Error> {
         self.retry
             .run(context, idempotent, || async {
-                let token = self.tokens.access_token().await?;
-                let response = self.send_once(context, &make).await?;
+                let (response, sent_token) = self.send_once(context, &make).await?;
                 if response.status() != reqwest::StatusCode::UNAUTHORIZED {
                     return Ok(response);
                 }
-                self.tokens.token_after_rejection(&token).await?;
-                self.send_once(context, &make).await
+                self.tokens.token_after_rejection(&sent_token).await?;
+                Ok(self.send_once(context, &make).await?.0)
             })
             .await
     }
 
+    /// Builds and sends one request; returns the response and the bearer token it carried, so a
+    /// 401 refreshes exactly the token the server rejected.
     async fn send_once(
         &self,
         context: &'static str,
         make: &impl Fn(&GraphClient) -> RequestHandler,
-    ) -> Result<reqwest::Response, Error> {
-        let request = make(&self.client)
-            .build()
+    ) -> Result<(reqwest::Response, Secret), Error> {
+        let builder = match make(&self.client).build().await {
+            Ok(builder) => builder,
+            Err(e) => {
+                // graph-rs-sdk asks our token manager for the token while building; when that is
+                // what failed, surface the token manager's typed error (signed out, re-auth...).
+                self.tokens.access_token().await?;
+                return Err(Error::invalid(
+                    context,
+                    format!("building the Graph request: {e}"),
+                ));
+            }
+        };
+        let (http, request) = builder.build_split();
+        let request =
+            request.map_err(|e| Error::invalid(context, format!("building the request: {e}")))?;
+        let sent_token = request
+            .headers()
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(Secret::new)
+            .unwrap_or_else(|| Secret::new(""));
+        let response = http
+            .execute(request)
             .await
-            .map_err(|e| Error::invalid(context, format!("building the Graph request: {e}")))?;
-        request.send().await.map_err(Error::network(context))
+            .map_err(Error::network(context))?;
+        Ok((response, sent_token))
     }
 
     /// Sends and parses a JSON success body.

@@ -286,7 +286,6 @@ impl OneDrive {
         let mut file = tokio::fs::File::open(&pending.local_path)
             .await
             .map_err(local)?;
-        let mut buffer = vec![0u8; FRAGMENT_SIZE as usize];
         let mut resumes = 0u32;
         loop {
             if cancel.is_cancelled() {
@@ -305,31 +304,39 @@ impl OneDrive {
             file.seek(std::io::SeekFrom::Start(offset))
                 .await
                 .map_err(local)?;
-            file.read_exact(&mut buffer[..len]).await.map_err(local)?;
+            // Read straight into the buffer the request sends: no copy, and retries share it.
+            let mut fragment = vec![0u8; len];
+            file.read_exact(&mut fragment).await.map_err(local)?;
+            let fragment = bytes::Bytes::from(fragment);
             let end = offset + len as u64 - 1;
+            let content_range = format!("bytes {offset}-{end}/{total}");
+            // Throttling (429/503) is waited out within the retry policy's budget, then ends in
+            // `Error::Throttled`; the session stays open so the upload can be resumed later.
             let sent = self
-                .transfer_http
-                .put(pending.upload_url.expose())
-                .header(reqwest::header::CONTENT_LENGTH, len)
-                .header(
-                    reqwest::header::CONTENT_RANGE,
-                    format!("bytes {offset}-{end}/{total}"),
-                )
-                .body(buffer[..len].to_vec())
-                .send()
+                .graph
+                .retry
+                .run(CTX, false, || {
+                    let request = self
+                        .transfer_http
+                        .put(pending.upload_url.expose())
+                        .header(reqwest::header::CONTENT_LENGTH, len)
+                        .header(reqwest::header::CONTENT_RANGE, &content_range)
+                        .body(fragment.clone());
+                    async move { request.send().await.map_err(Error::network(CTX)) }
+                })
                 .await;
             let response = match sent {
                 Ok(r) => r,
-                Err(e) if resumes < 5 => {
+                Err(Error::Network { source, .. }) if resumes < 5 => {
                     // Dropped connection: ask the server what it has, continue from there.
                     resumes += 1;
-                    tracing::info!(error = %e, "upload interrupted; resuming");
+                    tracing::info!(error = %source, "upload interrupted; resuming");
                     tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(resumes)))
                         .await;
                     offset = self.session_offset(pending).await?;
                     continue;
                 }
-                Err(e) => return Err(Error::network(CTX)(e).into()),
+                Err(e) => return Err(e.into()),
             };
             match response.status().as_u16() {
                 200 | 201 => {
@@ -348,11 +355,6 @@ impl OneDrive {
                     offset = self.session_offset(pending).await?;
                 }
                 404 => return Err(OneDriveError::Drive(DriveError::NotFound).into()),
-                429 | 503 => {
-                    let wait = crate::net::retry_after(&response)
-                        .unwrap_or(std::time::Duration::from_secs(1));
-                    tokio::time::sleep(wait.min(std::time::Duration::from_secs(30))).await;
-                }
                 _ => {
                     return Err(crate::net::check_status(CTX, response)
                         .await

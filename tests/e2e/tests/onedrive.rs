@@ -108,6 +108,36 @@ async fn a_deleted_or_renamed_folder_is_recovered() {
 }
 
 #[tokio::test]
+async fn listing_print_costs_one_request_and_follows_renames() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    // No Print folder yet: the listing creates it and is empty.
+    assert!(drive.list_print().await.unwrap().is_empty());
+    assert!(w.cloud.graph().item_id(ALICE.0, "/Print").is_some());
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/a.pdf", b"a".to_vec())
+        .unwrap();
+    let stats = w.cloud.graph().stats();
+    let before = stats.all_requests().values().sum::<u64>();
+    let names = |items: Vec<roger_core::onedrive::DriveItem>| {
+        items.into_iter().map(|i| i.name).collect::<Vec<_>>()
+    };
+    assert_eq!(names(drive.list_print().await.unwrap()), ["a.pdf"]);
+    assert_eq!(stats.all_requests().values().sum::<u64>() - before, 1);
+    // The user renames the folder and makes a new Print: the listing shows the new one at once.
+    w.cloud
+        .graph()
+        .rename(ALICE.0, "/Print", "Old print")
+        .unwrap();
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/b.pdf", b"b".to_vec())
+        .unwrap();
+    assert_eq!(names(drive.list_print().await.unwrap()), ["b.pdf"]);
+}
+
+#[tokio::test]
 async fn a_thousand_items_over_tiny_pages_are_listed_once_each() {
     let w = signed_in().await;
     let drive = w.drive();
@@ -377,6 +407,80 @@ async fn throttling_on_every_third_call_still_completes() {
         .await
         .unwrap();
     assert!(w.cloud.graph().stats().throttled_responses() > after_listing);
+}
+
+#[tokio::test]
+async fn endless_throttling_mid_upload_ends_in_a_typed_error_and_the_upload_resumes_later() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(6 * 1024 * 1024, 9);
+    let path = temp_file("throttled-forever.bin", &bytes);
+    let pending = std::sync::Mutex::new(None::<PendingUpload>);
+    // Every request is throttled from the moment the upload session exists.
+    let throttle_from_now = |session: &PendingUpload| {
+        *pending.lock().unwrap() = Some(session.clone());
+        w.cloud
+            .graph()
+            .faults()
+            .throttle_every(1, ThrottleStatus::ServiceUnavailable, 0);
+    };
+    let cancel = CancelFlag::new();
+    let upload = drive.upload_file(
+        &path,
+        &folder,
+        "throttled-forever.pdf",
+        &|_, _| {},
+        &cancel,
+        &throttle_from_now,
+    );
+    let err = tokio::time::timeout(Duration::from_secs(30), upload)
+        .await
+        .expect("a throttled upload gives up within the retry budget")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransferError::Drive(OneDriveError::Core(roger_core::Error::Throttled { .. }))
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        w.cloud.graph().stats().throttled_responses(),
+        8,
+        "every attempt the policy allows, and no more"
+    );
+    // The session is kept: once the service recovers, the upload finishes from where it was.
+    w.cloud.graph().faults().stop_throttling();
+    assert_eq!(w.cloud.graph().open_upload_sessions(ALICE.0), 1);
+    let pending = pending.lock().unwrap().take().unwrap();
+    drive
+        .resume_upload(&pending, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        sha(&w
+            .cloud
+            .graph()
+            .file_bytes(ALICE.0, "/Print/throttled-forever.pdf")
+            .unwrap()),
+        sha(&bytes)
+    );
+}
+
+#[tokio::test]
+async fn a_drive_used_after_sign_out_asks_the_user_to_sign_in() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    drive.folder_id(KnownFolder::Print).await.unwrap();
+    w.accounts.sign_out().await.unwrap();
+    let err = drive.list_print().await.unwrap_err();
+    match err {
+        OneDriveError::Core(e) => {
+            assert_eq!(e.kind(), roger_core::ErrorKind::SignInRequired, "{e}")
+        }
+        other => panic!("expected a sign-in error, got {other}"),
+    }
 }
 
 #[tokio::test]
