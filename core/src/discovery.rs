@@ -187,8 +187,13 @@ impl RegionDirectory {
     }
 
     /// Drops the freshness of the cached list, so the next call fetches (keeps it as fallback).
+    /// Works on a cold start too: the persisted list is loaded first, then marked stale.
     pub async fn invalidate(&self) {
-        if let Some(c) = self.cache.lock().await.as_mut() {
+        let mut cache = self.cache.lock().await;
+        if cache.is_none() {
+            *cache = self.load_persisted();
+        }
+        if let Some(c) = cache.as_mut() {
             c.fetched_at = 0;
         }
     }
@@ -341,6 +346,33 @@ mod tests {
         .unwrap();
         let regions = dir.regions().await.unwrap();
         assert_eq!(regions[0].id, "eu");
+    }
+
+    #[tokio::test]
+    async fn invalidate_on_a_cold_start_fetches_and_falls_back_to_the_persisted_list() {
+        let server = MockServer::start().await;
+        serve(&server, list(&server)).await;
+        let store = Arc::new(MemoryStore::new());
+        let clock = Arc::new(OffsetClock::new());
+        let good = directory(&server, store.clone(), clock.clone())
+            .regions()
+            .await
+            .unwrap();
+        // A new process: the persisted list is fresh, but the caller asks for a refetch.
+        let cold = directory(&server, store.clone(), clock.clone());
+        cold.invalidate().await;
+        server.reset().await;
+        Mock::given(method("GET"))
+            .and(path("/regions"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        assert_eq!(cold.regions().await.unwrap(), good);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "invalidate made the directory ask the server, then it fell back"
+        );
     }
 
     #[tokio::test]
