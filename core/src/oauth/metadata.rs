@@ -126,8 +126,13 @@ pub struct MetadataCache {
     policy: UrlPolicy,
     ttl: Duration,
     clock: Arc<dyn Clock>,
-    entries: Mutex<HashMap<MetadataLocation, (Arc<AuthServerMetadata>, u64)>>,
+    /// One slot per location; a slot's lock is held across its fetch, so concurrent callers for
+    /// one issuer share a single request while other issuers are not held up.
+    entries: std::sync::Mutex<HashMap<MetadataLocation, Arc<Mutex<Option<Entry>>>>>,
 }
+
+/// A fetched document and when (Unix seconds).
+type Entry = (Arc<AuthServerMetadata>, u64);
 
 impl std::fmt::Debug for MetadataCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,16 +153,23 @@ impl MetadataCache {
             policy,
             ttl,
             clock,
-            entries: Mutex::new(HashMap::new()),
+            entries: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     /// The metadata at `location`, fetched when absent or older than the TTL. A failed refresh
     /// of a known issuer keeps serving the previous document.
     pub async fn get(&self, location: &MetadataLocation) -> Result<Arc<AuthServerMetadata>, Error> {
+        let slot = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(location.clone())
+            .or_default()
+            .clone();
+        let mut entry = slot.lock().await;
         let now = self.clock.unix_now();
-        let mut entries = self.entries.lock().await;
-        if let Some((meta, at)) = entries.get(location) {
+        if let Some((meta, at)) = entry.as_ref() {
             if now.saturating_sub(*at) < self.ttl.as_secs() {
                 return Ok(meta.clone());
             }
@@ -165,10 +177,10 @@ impl MetadataCache {
         match self.fetch(location).await {
             Ok(meta) => {
                 let meta = Arc::new(meta);
-                entries.insert(location.clone(), (meta.clone(), now));
+                *entry = Some((meta.clone(), now));
                 Ok(meta)
             }
-            Err(e) => match entries.get(location) {
+            Err(e) => match entry.as_ref() {
                 Some((meta, _)) => {
                     tracing::warn!(error = %e, "metadata refresh failed; using the cached copy");
                     Ok(meta.clone())
@@ -261,5 +273,61 @@ mod tests {
         let mut m = meta("https://as.example");
         m.token_endpoint = Url::parse("http://as.example/token").unwrap();
         assert!(m.validate("https://as.example", p).is_err());
+    }
+
+    async fn issuer_server(delay: Duration) -> (wiremock::MockServer, MetadataLocation) {
+        use wiremock::matchers::method;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let issuer = server.uri();
+        let body = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "code_challenge_methods_supported": ["S256"],
+        });
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body).set_delay(delay))
+            .mount(&server)
+            .await;
+        (server, MetadataLocation::Rfc8414 { issuer })
+    }
+
+    fn cache() -> Arc<MetadataCache> {
+        Arc::new(MetadataCache::new(
+            reqwest::Client::new(),
+            UrlPolicy {
+                allow_insecure_loopback: true,
+            },
+            Duration::from_secs(3600),
+            Arc::new(crate::clock::OffsetClock::new()),
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_slow_issuer_does_not_hold_up_another_and_one_issuer_is_fetched_once() {
+        let (slow_server, slow) = issuer_server(Duration::from_secs(60)).await;
+        let (fast_server, fast) = issuer_server(Duration::ZERO).await;
+        let cache = cache();
+        let pending = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.get(&slow).await }
+        });
+        while slow_server.received_requests().await.unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        // The slow issuer's fetch is in flight; five concurrent callers of the other issuer
+        // are answered, by one request.
+        let mut callers = tokio::task::JoinSet::new();
+        for _ in 0..5 {
+            let (cache, fast) = (cache.clone(), fast.clone());
+            callers.spawn(async move { cache.get(&fast).await });
+        }
+        while let Some(meta) = callers.join_next().await {
+            assert_eq!(meta.unwrap().unwrap().issuer, fast_server.uri());
+        }
+        assert!(!pending.is_finished());
+        assert_eq!(fast_server.received_requests().await.unwrap().len(), 1);
+        pending.abort();
     }
 }
