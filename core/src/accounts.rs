@@ -27,9 +27,16 @@ const METADATA_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Refresh tokens live 90 days (sliding) unless the server says otherwise.
 const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
+/// Which account a sign-in is for.
+enum SignInTarget {
+    /// Roger, in this region.
+    Roger(Box<Region>),
+    /// Microsoft (OneDrive).
+    Microsoft,
+}
+
 struct PendingSignIn {
-    provider: Provider,
-    region: Option<String>,
+    target: SignInTarget,
     oauth: OAuthClient,
     state: Secret,
     verifier: Secret,
@@ -52,7 +59,6 @@ pub struct Accounts {
     config: Config,
     http: reqwest::Client,
     regions: RegionDirectory,
-    metadata: Arc<MetadataCache>,
     roger: Arc<TokenManager>,
     microsoft: Arc<TokenManager>,
     pending: Mutex<Option<PendingSignIn>>,
@@ -149,7 +155,6 @@ impl Accounts {
             config,
             http,
             regions,
-            metadata,
             roger: Arc::new(roger),
             microsoft: Arc::new(microsoft),
             pending: Mutex::new(None),
@@ -228,26 +233,7 @@ impl Accounts {
         let location = MetadataLocation::Rfc8414 {
             issuer: region.issuer.clone(),
         };
-        let metadata = self.metadata.get(&location).await?;
-        OAuthClient::new(
-            self.http.clone(),
-            metadata,
-            &self.config.roger.client_id,
-            &self.config.roger.redirect_uri,
-        )
-    }
-
-    async fn microsoft_client(&self) -> Result<OAuthClient, Error> {
-        let metadata = self
-            .metadata
-            .get(&Self::microsoft_location(&self.config))
-            .await?;
-        OAuthClient::new(
-            self.http.clone(),
-            metadata,
-            &self.config.microsoft.client.client_id,
-            &self.config.microsoft.client.redirect_uri,
-        )
+        self.roger.sign_in_client(&location).await
     }
 
     fn start(&self, pending: PendingSignIn) {
@@ -264,8 +250,7 @@ impl Accounts {
         let scopes = self.config.roger.scopes.clone();
         let auth = oauth.authorize(&scopes)?;
         self.start(PendingSignIn {
-            provider: Provider::Roger,
-            region: Some(region.id),
+            target: SignInTarget::Roger(Box::new(region)),
             oauth,
             state: auth.state,
             verifier: auth.verifier,
@@ -276,12 +261,14 @@ impl Accounts {
 
     /// Starts signing in to Microsoft (OneDrive): returns the URL to open in the system browser.
     pub async fn begin_microsoft_sign_in(&self) -> Result<Url, Error> {
-        let oauth = self.microsoft_client().await?;
+        let oauth = self
+            .microsoft
+            .sign_in_client(&Self::microsoft_location(&self.config))
+            .await?;
         let scopes = self.config.microsoft.client.scopes.clone();
         let auth = oauth.authorize(&scopes)?;
         self.start(PendingSignIn {
-            provider: Provider::Microsoft,
-            region: None,
+            target: SignInTarget::Microsoft,
             oauth,
             state: auth.state,
             verifier: auth.verifier,
@@ -293,16 +280,16 @@ impl Accounts {
     /// Finishes a sign-in with the redirect URL the browser came back with. The redirect is
     /// checked (redirect URI, state, issuer) before any token request is sent.
     pub async fn complete_sign_in(&self, redirect: &str) -> Result<AuthState, Error> {
-        let (provider, region, oauth, scopes, code, verifier) = {
+        let (pending, code) = {
             let mut slot = self
                 .pending
                 .lock()
                 .map_err(|_| Error::SignIn(SignInError::NotStarted))?;
             let pending = slot.as_ref().ok_or(SignInError::NotStarted)?;
             let meta = pending.oauth.metadata();
-            let registered = match pending.provider {
-                Provider::Roger => &self.config.roger.redirect_uri,
-                Provider::Microsoft => &self.config.microsoft.client.redirect_uri,
+            let registered = match pending.target {
+                SignInTarget::Roger(_) => &self.config.roger.redirect_uri,
+                SignInTarget::Microsoft => &self.config.microsoft.client.redirect_uri,
             };
             let checked = check_redirect(
                 redirect,
@@ -322,36 +309,33 @@ impl Accounts {
                     *slot = None;
                     return Err(e.into());
                 }
-                Ok(response) => {
-                    let p = slot.take().ok_or(SignInError::NotStarted)?;
-                    (
-                        p.provider,
-                        p.region,
-                        p.oauth,
-                        p.scopes,
-                        response.code,
-                        p.verifier,
-                    )
-                }
+                Ok(response) => (slot.take().ok_or(SignInError::NotStarted)?, response.code),
             }
         };
+        let PendingSignIn {
+            target,
+            oauth,
+            verifier,
+            scopes,
+            ..
+        } = pending;
         let grant = oauth
             .exchange_code(code.expose(), &verifier, &scopes)
             .await?;
-        let (manager, identity) = match provider {
-            Provider::Roger => (
+        let (manager, identity, region) = match target {
+            SignInTarget::Roger(region) => (
                 &self.roger,
-                self.roger_identity(region.as_deref(), &grant).await,
+                self.roger_identity(&region, &grant).await,
+                Some(region.id),
             ),
-            Provider::Microsoft => (
+            SignInTarget::Microsoft => (
                 &self.microsoft,
                 read_graph_me(&self.http, &self.config, &grant.access_token).await,
+                None,
             ),
         };
         let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
-        manager
-            .install(oauth, grant, region, Some(identity))
-            .await?;
+        manager.install(oauth, grant, region, identity).await?;
         Ok(manager.state())
     }
 
@@ -369,10 +353,10 @@ impl Accounts {
             .password(username, &password, &self.config.roger.scopes)
             .await?;
         drop(password);
-        let identity = self.roger_identity(Some(&region.id), &grant).await;
+        let identity = self.roger_identity(&region, &grant).await;
         let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
         self.roger
-            .install(oauth, grant, Some(region.id), Some(identity))
+            .install(oauth, grant, Some(region.id), identity)
             .await?;
         Ok(self.roger.state())
     }
@@ -396,7 +380,7 @@ impl Accounts {
     /// Reads who a fresh Roger grant belongs to (`GET /api/v1/me`).
     async fn roger_identity(
         &self,
-        region: Option<&str>,
+        region: &Region,
         grant: &crate::oauth::TokenGrant,
     ) -> Result<Identity, Error> {
         const CTX: &str = "reading the signed-in user";
@@ -405,7 +389,6 @@ impl Accounts {
             id: String,
             email: String,
         }
-        let region = self.regions.region(region.unwrap_or_default()).await?;
         let url = region
             .api_url
             .join("api/v1/me")

@@ -166,7 +166,7 @@ impl TokenManager {
         oauth: OAuthClient,
         grant: TokenGrant,
         region: Option<String>,
-        identity: Option<Identity>,
+        identity: Identity,
     ) -> Result<(), Error> {
         let now = self.deps.clock.now();
         let refresh_token = grant
@@ -176,8 +176,8 @@ impl TokenManager {
         let record = AccountRecord {
             version: RECORD_VERSION,
             provider: self.provider,
-            account_id: identity.as_ref().map(|i| i.id.clone()),
-            username: identity.map(|i| i.username),
+            account_id: Some(identity.id),
+            username: Some(identity.username),
             region,
             issuer: oauth.metadata().issuer.clone(),
             client_id: self.deps.client_id.clone(),
@@ -318,15 +318,32 @@ impl TokenManager {
             return Ok(o.clone());
         }
         let location = (self.deps.locate)(record);
-        let metadata = self.deps.metadata.get(&location).await?;
-        let oauth = OAuthClient::new(
-            self.deps.http.clone(),
-            metadata,
-            &record.client_id,
-            &self.deps.redirect_uri,
-        )?;
+        let oauth = self.client_at(&location, &record.client_id).await?;
         inner.oauth = Some(oauth.clone());
         Ok(oauth)
+    }
+
+    /// An OAuth client of this provider for the issuer whose metadata is at `location`.
+    async fn client_at(
+        &self,
+        location: &MetadataLocation,
+        client_id: &str,
+    ) -> Result<OAuthClient, Error> {
+        let metadata = self.deps.metadata.get(location).await?;
+        OAuthClient::new(
+            self.deps.http.clone(),
+            metadata,
+            client_id,
+            &self.deps.redirect_uri,
+        )
+    }
+
+    /// An OAuth client for a new sign-in with the configured client id.
+    pub(crate) async fn sign_in_client(
+        &self,
+        location: &MetadataLocation,
+    ) -> Result<OAuthClient, Error> {
+        self.client_at(location, &self.deps.client_id).await
     }
 
     async fn refresh_locked(&self, inner: &mut Inner) -> Result<Secret, Error> {

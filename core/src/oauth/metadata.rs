@@ -287,7 +287,11 @@ mod tests {
             "code_challenge_methods_supported": ["S256"],
         });
         Mock::given(method("GET"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(body).set_delay(delay))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(body)
+                    .set_delay(delay),
+            )
             .mount(&server)
             .await;
         (server, MetadataLocation::Rfc8414 { issuer })
