@@ -5,12 +5,12 @@
 use reqwest::header::LOCATION;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::client::{transfer_url, transport, CallError};
 use super::session::{Family, Live, Over};
-use super::{hex, Ctx, PrintedJob, TransferFailure};
+use super::status::{fail, report, Work};
+use super::{hex, Ctx, PrintedJob};
 
 /// `GET /api/v1/printer/jobs`.
 #[derive(Deserialize)]
@@ -73,7 +73,7 @@ pub(crate) async fn print_released(ctx: &Ctx, live: &mut Live) -> Result<(), Ove
         }
         live.handled_jobs.insert(job.id.clone());
         if job.state == "releasing" {
-            if !report(ctx, live, &job.id, "printing", None).await? {
+            if !report(ctx, live, Work::Job, &job.id, "printing", None).await? {
                 continue;
             }
         } else if job.state != "printing" {
@@ -88,7 +88,7 @@ pub(crate) async fn print_released(ctx: &Ctx, live: &mut Live) -> Result<(), Ove
         };
         match outcome {
             Ok((size, sha256)) => {
-                if report(ctx, live, &job.id, "printed", None).await? {
+                if report(ctx, live, Work::Job, &job.id, "printed", None).await? {
                     let printed = PrintedJob {
                         job_id: job.id,
                         file_name: job.file_name.chars().take(255).collect(),
@@ -99,45 +99,10 @@ pub(crate) async fn print_released(ctx: &Ctx, live: &mut Live) -> Result<(), Ove
                     ctx.update(|s| s.printed.push(printed));
                 }
             }
-            Err(reason) => {
-                tracing::info!(printer = %ctx.config.printer_id, %reason, "print job failed");
-                report(ctx, live, &job.id, "failed", Some(&reason)).await?;
-                let failure = TransferFailure {
-                    kind: "job",
-                    id: job.id,
-                    reason,
-                };
-                ctx.update(|s| s.failures.push(failure));
-            }
+            Err(reason) => fail(ctx, live, Work::Job, job.id, reason).await?,
         }
     }
     Ok(())
-}
-
-/// `POST /api/v1/printer/jobs/{id}/status`; `Ok(false)` if the server refused the transition.
-async fn report(
-    ctx: &Ctx,
-    live: &mut Live,
-    id: &str,
-    state: &str,
-    reason: Option<&str>,
-) -> Result<bool, Over> {
-    let mut body = json!({ "state": state });
-    if let Some(reason) = reason {
-        body["reason"] = reason.chars().take(256).collect::<String>().into();
-    }
-    let path = format!("api/v1/printer/jobs/{id}/status");
-    match live
-        .call(ctx, Family::Release, Method::POST, &path, Some(&body))
-        .await?
-    {
-        Ok(_) => Ok(true),
-        Err(CallError::Unauthorized) => Err(Over::Ended),
-        Err(error) => {
-            tracing::info!(%error, state, "job status report refused");
-            Ok(false)
-        }
-    }
 }
 
 /// Downloads a document, checking it is exactly `expected` bytes: `(size, sha256)`.

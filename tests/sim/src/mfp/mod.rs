@@ -21,6 +21,7 @@ mod jobs;
 pub mod qr;
 pub mod scan;
 mod session;
+mod status;
 mod time;
 
 use std::fmt;

@@ -14,14 +14,15 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_RANGE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::client::{read_bounded, transfer_url, transport};
 use super::jobs::valid_id;
 use super::qr::SplitMix;
 use super::session::{Family, Live, Over};
-use super::{hex, Ctx, ScanUpload, TransferFailure};
+use super::status::{fail, report, Work};
+use super::{hex, Ctx, ScanUpload};
 
 /// What the simulated scanner produces: `pages` grayscale pages of `width_px × height_px`
 /// (uncompressed in the PDF, so the file is about `pages × width × height` bytes).
@@ -235,7 +236,7 @@ pub(crate) async fn serve_scans(ctx: &Ctx, live: &mut Live) -> Result<(), Over> 
         }
         live.handled_scans.insert(scan.id.clone());
         if scan.state == "requested" {
-            if !report(ctx, live, &scan.id, "scanning", None).await? {
+            if !report(ctx, live, Work::Scan, &scan.id, "scanning", None).await? {
                 continue;
             }
         } else if scan.state != "scanning" {
@@ -259,7 +260,7 @@ pub(crate) async fn serve_scans(ctx: &Ctx, live: &mut Live) -> Result<(), Over> 
         };
         match outcome {
             Ok(done) => {
-                if report(ctx, live, &scan.id, "uploaded", None).await? {
+                if report(ctx, live, Work::Scan, &scan.id, "uploaded", None).await? {
                     let file_name = done
                         .item_name
                         .or(scan.file_name)
@@ -279,44 +280,10 @@ pub(crate) async fn serve_scans(ctx: &Ctx, live: &mut Live) -> Result<(), Over> 
                     ctx.update(|s| s.uploaded.push(uploaded));
                 }
             }
-            Err(reason) => {
-                tracing::info!(printer = %ctx.config.printer_id, %reason, "scan failed");
-                report(ctx, live, &scan.id, "failed", Some(&reason)).await?;
-                let failure = TransferFailure {
-                    kind: "scan",
-                    id: scan.id,
-                    reason,
-                };
-                ctx.update(|s| s.failures.push(failure));
-            }
+            Err(reason) => fail(ctx, live, Work::Scan, scan.id, reason).await?,
         }
     }
     Ok(())
-}
-
-/// `POST /api/v1/printer/scans/{id}/status`; `Ok(false)` if the server refused the transition.
-async fn report(
-    ctx: &Ctx,
-    live: &mut Live,
-    id: &str,
-    state: &str,
-    reason: Option<&str>,
-) -> Result<bool, Over> {
-    let mut body = json!({ "state": state });
-    if let Some(reason) = reason {
-        body["reason"] = reason.chars().take(256).collect::<String>().into();
-    }
-    let path = format!("api/v1/printer/scans/{id}/status");
-    match live
-        .call(ctx, Family::Submit, Method::POST, &path, Some(&body))
-        .await?
-    {
-        Ok(_) => Ok(true),
-        Err(error) => {
-            tracing::info!(%error, state, "scan status report refused");
-            Ok(false)
-        }
-    }
 }
 
 /// A finished upload.
@@ -470,6 +437,7 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// Checks the cross-reference table: every entry points at its `N 0 obj`.
     fn check_xref(pdf: &[u8]) -> usize {

@@ -8,9 +8,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::StatusCode;
 use url::Url;
+
+use crate::oauth::browser::{page, LoginPage};
 
 use super::{parse_scopes, USER_SCOPES};
 use crate::extract::{parse_unique_pairs, OAuthForm};
@@ -30,51 +31,16 @@ struct AuthRequest {
     scopes: BTreeSet<String>,
 }
 
-/// How an authorization request ends.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Back to the client: with a code, or with an error.
-    Redirect(Url),
-    /// A page in the browser: the login form (again), or an error that cannot be redirected.
-    Page {
-        status: StatusCode,
-        message: String,
-        form: Option<Box<FormFields>>,
-    },
-}
-
 /// Hidden fields the login form carries over.
 #[derive(Debug)]
 pub struct FormFields(AuthRequest);
 
-impl IntoResponse for Outcome {
-    fn into_response(self) -> Response {
-        let mut response = match self {
-            Outcome::Redirect(url) => {
-                let mut response = StatusCode::FOUND.into_response();
-                if let Ok(location) = HeaderValue::from_str(url.as_str()) {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                response
-            }
-            Outcome::Page {
-                status,
-                message,
-                form,
-            } => (status, Html(render_page(&message, form.as_deref()))).into_response(),
-        };
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
-}
+/// How an authorization request ends.
+pub type Outcome = crate::oauth::browser::Outcome<FormFields>;
 
-fn page(status: StatusCode, message: impl Into<String>) -> Outcome {
-    Outcome::Page {
-        status,
-        message: message.into(),
-        form: None,
+impl LoginPage for FormFields {
+    fn render(message: &str, form: Option<&Self>) -> String {
+        render_page(message, form)
     }
 }
 

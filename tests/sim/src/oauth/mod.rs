@@ -2,6 +2,7 @@
 //! token issuance) and one module per endpoint.
 
 pub mod authorize;
+pub mod browser;
 pub mod device;
 pub mod metadata;
 pub mod revoke;

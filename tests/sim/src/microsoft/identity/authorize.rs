@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
 use url::Url;
+
+use crate::oauth::browser::{page, LoginPage};
 
 use super::store::{parse_scopes, AuthCode, Scope};
 use super::{parse_form, IdentityCounter};
@@ -20,19 +21,6 @@ use crate::microsoft::directory::{random_guid, Authority};
 use crate::microsoft::{MsShared, MsState};
 use crate::oauth::authorize::{escape, redirect_allowed};
 use crate::secret::{new_token, verify_password, SecretHash};
-
-/// What the browser sees.
-#[derive(Debug)]
-pub enum Outcome {
-    /// Back to the client, with a code or an error.
-    Redirect(Url),
-    /// The sign-in page (again), or an error that cannot be redirected.
-    Page {
-        status: StatusCode,
-        message: String,
-        form: Option<Box<AuthRequest>>,
-    },
-}
 
 /// A validated authorization request (also the hidden fields of the form).
 #[derive(Debug)]
@@ -48,34 +36,12 @@ pub struct AuthRequest {
     login_hint: Option<String>,
 }
 
-impl IntoResponse for Outcome {
-    fn into_response(self) -> Response {
-        let mut response = match self {
-            Outcome::Redirect(url) => {
-                let mut response = StatusCode::FOUND.into_response();
-                if let Ok(location) = HeaderValue::from_str(url.as_str()) {
-                    response.headers_mut().insert(header::LOCATION, location);
-                }
-                response
-            }
-            Outcome::Page {
-                status,
-                message,
-                form,
-            } => (status, Html(render_page(&message, form.as_deref()))).into_response(),
-        };
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        response
-    }
-}
+/// How an authorization request ends.
+pub type Outcome = crate::oauth::browser::Outcome<AuthRequest>;
 
-fn page(status: StatusCode, message: impl Into<String>) -> Outcome {
-    Outcome::Page {
-        status,
-        message: message.into(),
-        form: None,
+impl LoginPage for AuthRequest {
+    fn render(message: &str, form: Option<&Self>) -> String {
+        render_page(message, form)
     }
 }
 
