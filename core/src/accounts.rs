@@ -8,8 +8,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::auth::{
-    check_redirect, checked_identity, read_graph_me, AccountRecord, AuthState, ExpectedRedirect,
-    Identity, Provider, TokenManager, TokenManagerDeps, MAX_ME_BYTES,
+    check_redirect, read_graph_me, read_roger_me, AccountRecord, AuthState, ExpectedRedirect,
+    Identity, Provider, TokenManager, TokenManagerDeps,
 };
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -325,7 +325,7 @@ impl Accounts {
         let (manager, identity, region) = match target {
             SignInTarget::Roger(region) => (
                 &self.roger,
-                self.roger_identity(&region, &grant).await,
+                read_roger_me(&self.http, &region, &grant.access_token).await,
                 Some(region.id),
             ),
             SignInTarget::Microsoft => (
@@ -353,7 +353,7 @@ impl Accounts {
             .password(username, &password, &self.config.roger.scopes)
             .await?;
         drop(password);
-        let identity = self.roger_identity(&region, &grant).await;
+        let identity = read_roger_me(&self.http, &region, &grant.access_token).await;
         let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
         self.roger
             .install(oauth, grant, Some(region.id), identity)
@@ -375,34 +375,6 @@ impl Accounts {
             }
         }
         identity
-    }
-
-    /// Reads who a fresh Roger grant belongs to (`GET /api/v1/me`).
-    async fn roger_identity(
-        &self,
-        region: &Region,
-        grant: &crate::oauth::TokenGrant,
-    ) -> Result<Identity, Error> {
-        const CTX: &str = "reading the signed-in user";
-        #[derive(serde::Deserialize)]
-        struct Me {
-            id: String,
-            email: String,
-        }
-        let url = region
-            .api_url
-            .join("api/v1/me")
-            .map_err(|e| Error::invalid(CTX, e.to_string()))?;
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(grant.access_token.expose())
-            .send()
-            .await
-            .map_err(Error::network(CTX))?;
-        let response = crate::net::check_status(CTX, response).await?;
-        let me: Me = crate::net::read_json(response, MAX_ME_BYTES, CTX).await?;
-        checked_identity(CTX, me.id, me.email)
     }
 
     /// Signs out of both accounts: revokes (best effort) and wipes every secret.

@@ -100,8 +100,9 @@ struct ErrorCode {
     code: String,
 }
 
-/// Passes a success response through; maps any other status to [`Error::Http`] carrying the
-/// body's `error.code` when there is one (at most 64 characters, never control characters).
+/// Passes a success response through; maps 429 and 503 to [`Error::Throttled`] (with the
+/// `Retry-After` delay, at least a second), and any other status to [`Error::Http`] carrying
+/// the body's `error.code` when there is one (at most 64 characters, never control characters).
 pub(crate) async fn check_status(
     context: &'static str,
     response: reqwest::Response,
@@ -109,6 +110,12 @@ pub(crate) async fn check_status(
     let status = response.status();
     if status.is_success() {
         return Ok(response);
+    }
+    if matches!(status.as_u16(), 429 | 503) {
+        return Err(Error::Throttled {
+            context,
+            retry_after_secs: retry_after(&response).map_or(0, |d| d.as_secs()).max(1),
+        });
     }
     let code = read_limited(response, MAX_ERROR_BODY, context)
         .await
@@ -122,6 +129,18 @@ pub(crate) async fn check_status(
         status: status.as_u16(),
         code,
     })
+}
+
+/// The error for a response whose status the caller cannot use: as [`check_status`] maps it,
+/// or an invalid response for a success status the caller did not expect.
+pub(crate) async fn unexpected_status(context: &'static str, response: reqwest::Response) -> Error {
+    match check_status(context, response).await {
+        Err(e) => e,
+        Ok(r) => Error::invalid(
+            context,
+            format!("unexpected status {}", r.status().as_u16()),
+        ),
+    }
 }
 
 /// Reads a response body of at most `limit` bytes; a longer body is an error, not a truncation.
@@ -162,7 +181,8 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| Error::invalid(context, format!("bad JSON: {e}")))
 }
 
-/// `GET`s a JSON document (unauthenticated) of at most `limit` bytes; a non-2xx status is an error.
+/// `GET`s a JSON document (unauthenticated) of at most `limit` bytes; a non-2xx status is an
+/// error (see [`check_status`]).
 pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: url::Url,
@@ -175,14 +195,7 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         .send()
         .await
         .map_err(Error::network(context))?;
-    if !response.status().is_success() {
-        return Err(Error::Http {
-            context,
-            status: response.status().as_u16(),
-            code: None,
-        });
-    }
-    read_json(response, limit, context).await
+    read_json(check_status(context, response).await?, limit, context).await
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@ use url::Url;
 
 use super::tokens::Identity;
 use crate::config::Config;
+use crate::discovery::Region;
 use crate::error::Error;
 use crate::secret::Secret;
 
 /// Largest account document read (a Graph user is well under 1 KiB).
-pub(crate) const MAX_ME_BYTES: usize = 16 * 1024;
+const MAX_ME_BYTES: usize = 16 * 1024;
 /// Longest account id or user name kept, in bytes (an e-mail address is at most 320).
 pub(crate) const MAX_IDENTITY_BYTES: usize = 320;
 
@@ -18,7 +19,7 @@ const GRAPH_CTX: &str = "reading the signed-in Microsoft user";
 
 /// An identity from untrusted values: both non-empty, at most [`MAX_IDENTITY_BYTES`] and
 /// without control characters, or an [`Error::InvalidResponse`] that names neither value.
-pub(crate) fn checked_identity(
+fn checked_identity(
     context: &'static str,
     id: String,
     username: String,
@@ -77,34 +78,56 @@ fn graph_me_url(config: &Config) -> Result<Url, Error> {
     Ok(url)
 }
 
-/// Reads the signed-in Microsoft user from Graph (`GET /me`) with a fresh access token, once,
-/// without retries. 429 and 503 are [`Error::Throttled`]; any other non-success status is
-/// [`Error::Http`] with Graph's error code.
-pub(crate) async fn read_graph_me(
+/// GETs an account document with a fresh access token, once and without retries: its body,
+/// bounded by [`MAX_ME_BYTES`]. Errors as [`crate::net::check_status`] maps them (a busy
+/// service is [`Error::Throttled`]).
+async fn read_account_document(
     http: &reqwest::Client,
-    config: &Config,
+    url: Url,
     access_token: &Secret,
-) -> Result<Identity, Error> {
-    let url = graph_me_url(config)?;
+    context: &'static str,
+) -> Result<Vec<u8>, Error> {
     let response = http
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .bearer_auth(access_token.expose())
         .send()
         .await
-        .map_err(Error::network(GRAPH_CTX))?;
-    let status = response.status();
-    if status.as_u16() == 429 || status.as_u16() == 503 {
-        // Busy: the user can try again shortly; the grant is dropped like any failed sign-in.
-        let wait = crate::net::retry_after(&response).map_or(0, |d| d.as_secs());
-        return Err(Error::Throttled {
-            context: GRAPH_CTX,
-            retry_after_secs: wait.max(1),
-        });
-    }
-    let response = crate::net::check_status(GRAPH_CTX, response).await?;
-    let body = crate::net::read_limited(response, MAX_ME_BYTES, GRAPH_CTX).await?;
+        .map_err(Error::network(context))?;
+    let response = crate::net::check_status(context, response).await?;
+    crate::net::read_limited(response, MAX_ME_BYTES, context).await
+}
+
+/// Reads the signed-in Microsoft user from Graph (`GET /me`) with a fresh access token.
+pub(crate) async fn read_graph_me(
+    http: &reqwest::Client,
+    config: &Config,
+    access_token: &Secret,
+) -> Result<Identity, Error> {
+    let body = read_account_document(http, graph_me_url(config)?, access_token, GRAPH_CTX).await?;
     parse_graph_user(&body)
+}
+
+/// Reads who a fresh Roger grant belongs to (`GET {apiUrl}api/v1/me`).
+pub(crate) async fn read_roger_me(
+    http: &reqwest::Client,
+    region: &Region,
+    access_token: &Secret,
+) -> Result<Identity, Error> {
+    const CTX: &str = "reading the signed-in user";
+    #[derive(Deserialize)]
+    struct Me {
+        id: String,
+        email: String,
+    }
+    let url = region
+        .api_url
+        .join("api/v1/me")
+        .map_err(|e| Error::invalid(CTX, e.to_string()))?;
+    let body = read_account_document(http, url, access_token, CTX).await?;
+    let me: Me =
+        serde_json::from_slice(&body).map_err(|e| Error::invalid(CTX, format!("bad JSON: {e}")))?;
+    checked_identity(CTX, me.id, me.email)
 }
 
 #[cfg(test)]

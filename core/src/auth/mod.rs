@@ -5,7 +5,7 @@ mod record;
 mod redirect;
 mod tokens;
 
-pub(crate) use identity::{checked_identity, read_graph_me, MAX_ME_BYTES};
+pub(crate) use identity::{read_graph_me, read_roger_me};
 pub use record::{AccountRecord, Provider, RECORD_VERSION};
 pub use redirect::{check_redirect, issuer_matches, AuthorizationResponse, ExpectedRedirect};
 pub use tokens::{AuthState, Identity, TokenManager, TokenManagerDeps};

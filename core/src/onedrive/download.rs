@@ -141,18 +141,15 @@ impl OneDrive {
         url: &Url,
         resume: Option<(u64, &str)>,
     ) -> Result<reqwest::Response, TransferError> {
-        let http = self.transfer_http.clone();
         let response = self
-            .graph
-            .retry
-            .run(CTX, true, || {
-                let mut request = http.get(url.clone());
-                if let Some((from, etag)) = resume {
-                    request = request
+            .send_transfer(CTX, true, |http| {
+                let request = http.get(url.clone());
+                match resume {
+                    Some((from, etag)) => request
                         .header(RANGE, format!("bytes={from}-"))
-                        .header(IF_RANGE, etag);
+                        .header(IF_RANGE, etag),
+                    None => request,
                 }
-                async move { request.send().await.map_err(Error::network(CTX)) }
             })
             .await?;
         Ok(response)
@@ -211,14 +208,7 @@ impl OneDrive {
                         sink.total = len;
                     }
                 }
-                status => {
-                    return Err(Error::Http {
-                        context: CTX,
-                        status: status.as_u16(),
-                        code: None,
-                    }
-                    .into())
-                }
+                _ => return Err(crate::net::unexpected_status(CTX, response).await.into()),
             }
         }
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use url::Url;
 
-use super::drive::{parse_item, DriveError, OneDrive, OneDriveError};
+use super::drive::{parse_item, OneDrive, OneDriveError};
 use super::graph::MAX_JSON;
 use super::item::{DriveItem, RawItem};
 use crate::error::Error;
@@ -84,8 +84,9 @@ pub enum TransferError {
 }
 
 impl From<Error> for TransferError {
+    /// Through [`OneDriveError::from_core`], so a 404 is `DriveError::NotFound` here too.
     fn from(e: Error) -> Self {
-        TransferError::Drive(OneDriveError::Core(e))
+        TransferError::Drive(OneDriveError::from_core(e))
     }
 }
 
@@ -194,8 +195,7 @@ impl OneDrive {
                     .append_query_pair("@microsoft.graph.conflictBehavior", "rename");
                 under_parent(request, folder_id, name)
             })
-            .await
-            .map_err(OneDriveError::from_core)?;
+            .await?;
         progress.update(size, size);
         Ok(parse_item(CTX, raw)?)
     }
@@ -239,8 +239,7 @@ impl OneDrive {
                 let request = g.me().drive().item(folder_id).create_upload_session(&body);
                 under_parent(request, folder_id, name)
             })
-            .await
-            .map_err(OneDriveError::from_core)?;
+            .await?;
         let url = status
             .upload_url
             .and_then(|u| Url::parse(&u).ok())
@@ -251,23 +250,29 @@ impl OneDrive {
         Ok(url)
     }
 
+    /// Sends a request to a pre-authenticated transfer URL (no bearer token) with the retry
+    /// policy: throttling waited out, transient failures retried when `idempotent`.
+    pub(super) async fn send_transfer(
+        &self,
+        context: &'static str,
+        idempotent: bool,
+        build: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        self.graph
+            .retry
+            .run(context, idempotent, || {
+                let request = build(&self.transfer_http);
+                async move { request.send().await.map_err(Error::network(context)) }
+            })
+            .await
+    }
+
     /// Asks the upload URL where the session stands (no Authorization header: it is
     /// pre-authenticated).
     async fn session_offset(&self, pending: &PendingUpload) -> Result<u64, TransferError> {
         const CTX: &str = "reading an upload session";
-        let http = self.transfer_http.clone();
-        let url = pending.upload_url.expose().to_owned();
-        let response = self
-            .graph
-            .retry
-            .run(CTX, true, || {
-                let request = http.get(&url);
-                async move { request.send().await.map_err(Error::network(CTX)) }
-            })
-            .await?;
-        if response.status().as_u16() == 404 {
-            return Err(OneDriveError::Drive(DriveError::NotFound).into());
-        }
+        let url = pending.upload_url.expose();
+        let response = self.send_transfer(CTX, true, |http| http.get(url)).await?;
         let response = crate::net::check_status(CTX, response).await?;
         let status: SessionStatus = crate::net::read_json(response, MAX_JSON, CTX).await?;
         next_offset(&status.next_expected_ranges)
@@ -313,16 +318,11 @@ impl OneDrive {
             // Throttling (429/503) is waited out within the retry policy's budget, then ends in
             // `Error::Throttled`; the session stays open so the upload can be resumed later.
             let sent = self
-                .graph
-                .retry
-                .run(CTX, false, || {
-                    let request = self
-                        .transfer_http
-                        .put(pending.upload_url.expose())
+                .send_transfer(CTX, false, |http| {
+                    http.put(pending.upload_url.expose())
                         .header(reqwest::header::CONTENT_LENGTH, len)
                         .header(reqwest::header::CONTENT_RANGE, &content_range)
-                        .body(fragment.clone());
-                    async move { request.send().await.map_err(Error::network(CTX)) }
+                        .body(fragment.clone())
                 })
                 .await;
             let response = match sent {
@@ -354,14 +354,7 @@ impl OneDrive {
                     // The range overlapped what the server has: resync.
                     offset = self.session_offset(pending).await?;
                 }
-                404 => return Err(OneDriveError::Drive(DriveError::NotFound).into()),
-                _ => {
-                    return Err(crate::net::check_status(CTX, response)
-                        .await
-                        .err()
-                        .unwrap_or_else(|| Error::invalid(CTX, "unexpected status"))
-                        .into())
-                }
+                _ => return Err(crate::net::unexpected_status(CTX, response).await.into()),
             }
         }
     }
