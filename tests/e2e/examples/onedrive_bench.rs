@@ -144,7 +144,7 @@ async fn main() -> Res<()> {
     let dest = dir.join("download.bin");
     let mut to_memory = None;
     let t = Instant::now();
-    if mode == "plain" {
+    let down = if mode == "plain" {
         // The network ceiling first: the same GET with the bytes only counted.
         let link = drive.download_url(&item_id).await?;
         let mut response = raw.get(link.clone()).send().await?.error_for_status()?;
@@ -163,16 +163,15 @@ async fn main() -> Res<()> {
         }
         file.sync_all()?;
         assert_eq!(file.metadata()?.len(), size);
-        let down = t.elapsed().as_secs_f64();
-        report(&mode, size_mib, up, down, to_memory, rss_before);
+        t.elapsed().as_secs_f64()
     } else {
         let n = drive
             .download_to_file(&item_id, &dest, &|_, _| {}, &CancelFlag::new())
             .await?;
         assert_eq!(n, size);
-        let down = t.elapsed().as_secs_f64();
-        report(&mode, size_mib, up, down, to_memory, rss_before);
-    }
+        t.elapsed().as_secs_f64()
+    };
+    report(&mode, size_mib, up, down, to_memory, rss_before);
     std::fs::remove_dir_all(&dir)?;
     drop(child.stdin.take());
     child.wait()?;

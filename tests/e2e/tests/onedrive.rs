@@ -506,14 +506,10 @@ async fn downloads_never_carry_the_bearer_token_and_after_print_choices_apply() 
     let drive = w.drive();
     drive.folder_id(KnownFolder::Print).await.unwrap();
     let bytes = pattern(700_000, 2);
-    w.cloud
-        .graph()
-        .put_file(ALICE.0, "/Print/report.pdf", bytes.clone())
-        .unwrap();
     let id = w
         .cloud
         .graph()
-        .item_id(ALICE.0, "/Print/report.pdf")
+        .put_file(ALICE.0, "/Print/report.pdf", bytes.clone())
         .unwrap();
     let url = drive.download_url(&id).await.unwrap();
     assert_ne!(
@@ -633,11 +629,11 @@ async fn a_dropped_download_resumes_from_where_it_stopped() {
     let w = signed_in().await;
     let drive = w.drive();
     let bytes = pattern(20 * 1024 * 1024, 9);
-    w.cloud
+    let id = w
+        .cloud
         .graph()
         .put_file(ALICE.0, "/Print/big.pdf", bytes.clone())
         .unwrap();
-    let id = w.cloud.graph().item_id(ALICE.0, "/Print/big.pdf").unwrap();
     // The first response is cut after 7 MiB, the first resume after 3 MiB more.
     let faults = w.cloud.graph().faults();
     faults.drop_download_connection_after(7 * 1024 * 1024);
@@ -670,14 +666,10 @@ async fn a_download_that_keeps_dropping_fails_cleanly() {
     let w = signed_in().await;
     let drive = w.drive();
     let bytes = pattern(2 * 1024 * 1024, 4);
-    w.cloud
-        .graph()
-        .put_file(ALICE.0, "/Print/flaky.pdf", bytes)
-        .unwrap();
     let id = w
         .cloud
         .graph()
-        .item_id(ALICE.0, "/Print/flaky.pdf")
+        .put_file(ALICE.0, "/Print/flaky.pdf", bytes)
         .unwrap();
     let faults = w.cloud.graph().faults();
     faults.drop_download_connection_after(1024 * 1024);
@@ -707,14 +699,10 @@ async fn a_download_whose_caller_goes_away_leaves_no_file() {
     let w = signed_in().await;
     let drive = Arc::new(w.drive());
     let bytes = pattern(48 * 1024 * 1024, 6);
-    w.cloud
-        .graph()
-        .put_file(ALICE.0, "/Print/dropped.pdf", bytes)
-        .unwrap();
     let id = w
         .cloud
         .graph()
-        .item_id(ALICE.0, "/Print/dropped.pdf")
+        .put_file(ALICE.0, "/Print/dropped.pdf", bytes)
         .unwrap();
     let name = format!("roger-e2e-gone-{}.pdf", std::process::id());
     let dest = std::env::temp_dir().join(&name);

@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::drive::{session_expiry, Drive, FileContent, Item, NewItem, SessionTarget};
+use super::drive::{session_expiry, FileContent, Item, NewItem, SessionTarget};
 use super::error::{GraphError, RequestContext};
 use super::items::item_body_for;
 use super::names::{encode_segment, mime_type};
@@ -544,7 +544,7 @@ async fn download(
             .ok_or_else(GraphError::not_found)?;
         let file = item.file().ok_or_else(GraphError::not_found)?;
         let cut = state.faults.take_download_cut();
-        Ok(serve_bytes(drive, item, file.bytes.clone(), &headers, cut))
+        Ok(serve_bytes(item, file.bytes.clone(), &headers, cut))
     });
     finish(&ctx, result)
 }
@@ -570,13 +570,7 @@ fn body(bytes: Bytes, cut: Option<u64>) -> (Body, u64) {
     (Body::from_stream(stream), len)
 }
 
-fn serve_bytes(
-    _drive: &Drive,
-    item: &Item,
-    bytes: Bytes,
-    headers: &HeaderMap,
-    cut: Option<u64>,
-) -> Response {
+fn serve_bytes(item: &Item, bytes: Bytes, headers: &HeaderMap, cut: Option<u64>) -> Response {
     let len = bytes.len() as u64;
     // RFC 9110 §13.1.5: a Range that comes with an If-Range for another version is ignored.
     let stale = headers

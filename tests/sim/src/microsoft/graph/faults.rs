@@ -38,7 +38,7 @@ struct FaultState {
     page_size: Option<usize>,
     drop_upload_after: Option<u64>,
     uploaded_since_armed: u64,
-    cut_downloads: Vec<u64>,
+    cut_downloads: std::collections::VecDeque<u64>,
     access_token_secs: Option<u64>,
 }
 
@@ -97,7 +97,7 @@ impl Faults {
     /// (`Content-Length`) but the connection is dropped after `bytes` bytes of it, as when a
     /// phone loses its network mid-transfer. Calls queue: two calls cut the next two downloads.
     pub fn drop_download_connection_after(&self, bytes: u64) {
-        self.state().cut_downloads.push(bytes);
+        self.state().cut_downloads.push_back(bytes);
     }
 
     /// Every access token issued so far is expired from now on (Graph answers 401
@@ -151,8 +151,7 @@ impl Faults {
 
     /// Where to cut the download being served now, if a cut is armed (each cut is used once).
     pub(crate) fn take_download_cut(&self) -> Option<u64> {
-        let mut state = self.state();
-        (!state.cut_downloads.is_empty()).then(|| state.cut_downloads.remove(0))
+        self.state().cut_downloads.pop_front()
     }
 
     pub(crate) fn token_generation(&self) -> u64 {
