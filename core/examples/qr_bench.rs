@@ -1,91 +1,191 @@
-//! QR decoding benchmark over a corpus folder: plain rqrr against our pipeline, per condition,
-//! decode time only (frames are loaded into memory first).
+//! QR decoding benchmark over a corpus folder: plain rqrr against our pipeline, per condition
+//! (and per severity when the manifest has one), decode time only (frames are loaded into
+//! memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi] [--work] [--unbounded]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--stages] [--roi] [--work] [--unbounded]
 //! ```
 //!
-//! `<folder>` holds `manifest.csv` (`file,condition,width,height,payload`) and the frames under
-//! `corpus/` as 8-bit grayscale PNG; any outside corpus in that layout works. `--reference` adds
-//! the per-frame results of another decoder (as written by `scripts/qr_bench_zxing.py`:
-//! `file,ok,ms`) as a third column; `--results` writes ours per frame; `--stages` counts which
-//! pipeline step read each frame; `--roi` also times the next frame of a steady stream (the
-//! same frame scanned again with the previous region of interest, as `FrameScanner` does);
-//! `--work` reports the counted work per frame against the per-frame budget; `--unbounded`
-//! lifts that budget (to check that it changes no result).
+//! `<folder>` holds `manifest.csv` and the frames under `corpus/` (PNG or JPEG). The manifest
+//! is read by column name, so any outside corpus with at least `file` and `payload` works:
+//!
+//! - `file`: the frame, under `corpus/`;
+//! - `payload`: a code shown in the frame; further codes shown in `payload2`, `payload3`, ...
+//!   or in `other_payloads` (separated by spaces);
+//! - `condition`, `severity` (optional): rows of the report;
+//! - `width`, `height` (optional): checked against the decoded frame.
+//!
+//! Any other column is ignored. A frame is **read** when a decoder returns the pairing code
+//! among its results: an expected payload that is a valid Roger pairing code (if none is, the
+//! `payload` column). A **wrong read** is a returned text the frame does not show (it must
+//! never happen: every run counts them).
+//!
+//! `--reference` adds the per-frame results of another decoder (as written by
+//! `scripts/qr_bench_zxing.py`: `file,ms,texts` with `texts` a JSON array, or `file,ok,ms`)
+//! judged by the same rules; `--results` writes ours per frame; `--no-plain` skips plain rqrr;
+//! `--stages` counts which pipeline step read each frame; `--roi` also times the next frame of
+//! a steady stream (the same frame scanned again with the previous region of interest, as
+//! `FrameScanner` does); `--work` reports the counted work per frame against the per-frame
+//! budget; `--unbounded` lifts that budget (to check that it changes no result).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use roger_core::pairing::payload::{parse_pairing_payload, PairingPolicy, TrustedOrigin};
 use roger_core::qr::{self, luma_from_encoded, LumaImage, PipelineOptions, Work, WorkBudget};
 
 struct Entry {
     file: String,
     condition: String,
-    width: usize,
-    height: usize,
-    payload: String,
+    severity: Option<String>,
+    size: Option<(usize, usize)>,
+    /// Every code the frame shows.
+    expected: Vec<String>,
+    /// The codes that count as a read (the pairing codes among `expected`).
+    pairing: Vec<String>,
 }
 
-fn read_manifest(dir: &Path) -> Result<Vec<Entry>, String> {
-    let text = std::fs::read_to_string(dir.join("manifest.csv"))
-        .map_err(|e| format!("manifest.csv: {e}"))?;
+/// The production regions: what a phone accepts as a pairing code.
+fn roger_policy() -> PairingPolicy {
+    PairingPolicy::new(vec![
+        TrustedOrigin::https("eu", "eu.roger.myq.cloud"),
+        TrustedOrigin::https("us", "us.roger.myq.cloud"),
+    ])
+}
+
+fn read_manifest(dir: &Path, policy: &PairingPolicy) -> Result<Vec<Entry>, String> {
+    let path = dir.join("manifest.csv");
+    let mut rd = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = rd
+        .headers()
+        .map_err(|e| format!("manifest.csv: {e}"))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let file_c = col("file").ok_or("manifest.csv: no `file` column")?;
+    let payload_c = col("payload").ok_or("manifest.csv: no `payload` column")?;
+    let (cond_c, sev_c, w_c, h_c) = (
+        col("condition"),
+        col("severity"),
+        col("width"),
+        col("height"),
+    );
+    let others_c = col("other_payloads");
+    let extra_c: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            let h = h.trim();
+            h.len() > "payload".len()
+                && h.starts_with("payload")
+                && h["payload".len()..].bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(|(i, _)| i)
+        .collect();
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        // The payload is the last column and may itself contain commas.
-        let mut parts = line.splitn(5, ',');
-        let mut next = || {
-            parts
-                .next()
-                .ok_or(format!("manifest line {}: too few columns", i + 1))
+    for (i, rec) in rd.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| format!("manifest.csv line {line}: {e}"))?;
+        let get = |c: usize| rec.get(c).unwrap_or("").to_string();
+        let num = |c: Option<usize>| -> Result<Option<usize>, String> {
+            match c.map(|c| rec.get(c).unwrap_or("").trim()) {
+                None | Some("") => Ok(None),
+                Some(v) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("manifest.csv line {line}: not a number: {v}")),
+            }
         };
-        let file = next()?.to_string();
-        let condition = next()?.to_string();
-        let width = next()?
-            .parse()
-            .map_err(|_| format!("line {}: width", i + 1))?;
-        let height = next()?
-            .parse()
-            .map_err(|_| format!("line {}: height", i + 1))?;
-        let payload = next()?.to_string();
+        let size = match (num(w_c)?, num(h_c)?) {
+            (Some(w), Some(h)) => Some((w, h)),
+            _ => None,
+        };
+        let mut expected = vec![get(payload_c)];
+        for &c in &extra_c {
+            expected.push(get(c));
+        }
+        if let Some(c) = others_c {
+            expected.extend(get(c).split_whitespace().map(str::to_string));
+        }
+        expected.retain(|p| !p.is_empty());
+        let mut pairing: Vec<String> = expected
+            .iter()
+            .filter(|p| parse_pairing_payload(p, policy).is_ok())
+            .cloned()
+            .collect();
+        if pairing.is_empty() {
+            pairing.push(get(payload_c));
+        }
         out.push(Entry {
-            file,
-            condition,
-            width,
-            height,
-            payload,
+            file: get(file_c),
+            condition: cond_c.map_or_else(|| "all".into(), get),
+            severity: sev_c.map(get).filter(|s| !s.is_empty()),
+            size,
+            expected,
+            pairing,
         });
     }
     Ok(out)
 }
 
-#[derive(Default, Clone)]
+/// One decoder's result on one frame.
+#[derive(Default, Clone, Copy)]
 struct Res {
     ok: bool,
+    /// Returned a text the frame does not show.
+    wrong: bool,
     ms: f64,
 }
 
-fn read_reference(path: &Path) -> Result<BTreeMap<String, Res>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let mut p = line.split(',');
-        let (Some(f), Some(ok), Some(ms)) = (p.next(), p.next(), p.next()) else {
+fn judge<'a>(e: &Entry, texts: impl IntoIterator<Item = &'a str>, ms: f64) -> Res {
+    let mut r = Res {
+        ms,
+        ..Default::default()
+    };
+    for t in texts {
+        r.ok |= e.pairing.iter().any(|p| p == t);
+        r.wrong |= !e.expected.iter().any(|p| p == t);
+    }
+    r
+}
+
+fn read_reference(path: &Path, entries: &[Entry]) -> Result<HashMap<String, Res>, String> {
+    let mut rd = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = rd.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let file_c = col("file").ok_or("reference: no `file` column")?;
+    let ms_c = col("ms").ok_or("reference: no `ms` column")?;
+    let (texts_c, ok_c) = (col("texts"), col("ok"));
+    let by_file: HashMap<&str, &Entry> = entries.iter().map(|e| (e.file.as_str(), e)).collect();
+    let mut out = HashMap::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = rec.get(file_c).unwrap_or("");
+        let Some(e) = by_file.get(file) else {
             continue;
         };
-        out.insert(
-            f.to_string(),
-            Res {
-                ok: ok == "1",
-                ms: ms.parse().unwrap_or(f64::NAN),
+        let ms = rec
+            .get(ms_c)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        let res = match texts_c.and_then(|c| rec.get(c)) {
+            Some(t) => {
+                let texts: Vec<String> = serde_json::from_str(t)
+                    .map_err(|err| format!("{}: texts of {file}: {err}", path.display()))?;
+                judge(e, texts.iter().map(String::as_str), ms)
+            }
+            None => Res {
+                ok: ok_c.and_then(|c| rec.get(c)) == Some("1"),
+                wrong: false,
+                ms,
             },
-        );
+        };
+        out.insert(file.to_string(), res);
     }
     Ok(out)
 }
@@ -109,15 +209,23 @@ fn main() -> ExitCode {
     }
 }
 
+const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--stages] [--roi] [--work] [--unbounded]";
+
+struct Row {
+    size: (usize, usize),
+    plain: Option<Res>,
+    ours: Res,
+    reference: Option<Res>,
+    work: Work,
+}
+
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut dir: Option<PathBuf> = None;
     let mut reference: Option<(String, PathBuf)> = None;
     let mut results: Option<PathBuf> = None;
-    let mut stages = false;
-    let mut roi = false;
-    let mut work = false;
-    let mut unbounded = false;
+    let (mut stages, mut roi, mut work, mut unbounded, mut no_plain) =
+        (false, false, false, false, false);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -130,15 +238,16 @@ fn run() -> Result<(), String> {
             "--roi" => roi = true,
             "--work" => work = true,
             "--unbounded" => unbounded = true,
+            "--no-plain" => no_plain = true,
+            s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
             _ => dir = Some(PathBuf::from(a)),
         }
     }
-    let dir = dir.ok_or(
-        "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--stages] [--roi] [--work] [--unbounded]",
-    )?;
-    let entries = read_manifest(&dir)?;
+    let dir = dir.ok_or(USAGE)?;
+    let policy = roger_policy();
+    let entries = read_manifest(&dir, &policy)?;
     let reference = match &reference {
-        Some((n, p)) => Some((n.clone(), read_reference(p)?)),
+        Some((n, p)) => Some((n.clone(), read_reference(p, &entries)?)),
         None => None,
     };
 
@@ -150,198 +259,201 @@ fn run() -> Result<(), String> {
             decodes: usize::MAX,
         };
     }
-    let mut works: Vec<(usize, bool, Work)> = Vec::new();
-    let mut rows: Vec<(usize, Res, Res)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     // Time of the next frame of a steady stream: the same frame again, with the region the
     // first scan reported as region of interest (what `FrameScanner` does).
-    let mut roi_ms: Vec<(usize, f64)> = Vec::new();
+    let mut roi_ms: Vec<((usize, usize), f64)> = Vec::new();
     let mut stage_count: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, e) in entries.iter().enumerate() {
+    for e in &entries {
         let bytes = std::fs::read(dir.join("corpus").join(&e.file))
             .map_err(|err| format!("{}: {err}", e.file))?;
         let img: LumaImage =
             luma_from_encoded(&bytes).map_err(|err| format!("{}: {err}", e.file))?;
-        if img.width != e.width || img.height != e.height {
+        if e.size.is_some_and(|s| s != (img.width, img.height)) {
             return Err(format!("{}: size differs from the manifest", e.file));
         }
         let f = img.as_frame();
 
-        let t = Instant::now();
-        let plain = qr::decode_plain(&f);
-        let plain_ms = t.elapsed().as_secs_f64() * 1e3;
-        let plain_ok = plain.iter().any(|c| c.text == e.payload);
+        let plain = (!no_plain).then(|| {
+            let t = Instant::now();
+            let codes = qr::decode_plain(&f);
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            judge(e, codes.iter().map(|c| c.text.as_str()), ms)
+        });
 
         let t = Instant::now();
-        let ours = qr::scan(&f, &opts);
-        let ours_ms = t.elapsed().as_secs_f64() * 1e3;
-        let ours_ok = ours.codes.iter().any(|c| c.text == e.payload);
-        works.push((i, ours_ok, ours.work));
-        if roi && ours_ok {
+        let out = qr::scan(&f, &opts);
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let ours = judge(e, out.codes.iter().map(|c| c.text.as_str()), ms);
+        if roi && ours.ok {
             let t = Instant::now();
-            let again = qr::scan_with_roi(&f, &opts, ours.region);
+            let again = qr::scan_with_roi(&f, &opts, out.region);
             let ms = t.elapsed().as_secs_f64() * 1e3;
-            if again.codes.iter().any(|c| c.text == e.payload) {
-                roi_ms.push((i, ms));
+            if judge(e, again.codes.iter().map(|c| c.text.as_str()), ms).ok {
+                roi_ms.push(((img.width, img.height), ms));
             }
         }
-        let st = match (ours_ok, ours.stage) {
+        let st = match (ours.ok, out.stage) {
             (true, Some(s)) => format!("{s:?}"),
             _ => "none".into(),
         };
         *stage_count
             .entry(format!("{}:{}", e.condition, st))
             .or_default() += 1;
-        rows.push((
-            i,
-            Res {
-                ok: plain_ok,
-                ms: plain_ms,
-            },
-            Res {
-                ok: ours_ok,
-                ms: ours_ms,
-            },
-        ));
+        rows.push(Row {
+            size: (img.width, img.height),
+            plain,
+            ours,
+            reference: reference
+                .as_ref()
+                .and_then(|(_, m)| m.get(&e.file).copied()),
+            work: out.work,
+        });
     }
 
     if let Some(p) = results {
         let mut out = std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        writeln!(
-            out,
-            "file,plain_ok,plain_ms,ours_ok,ours_ms,passes,cross_checks,placements,decodes"
-        )
-        .map_err(|e| e.to_string())?;
-        for ((i, a, b), (_, _, wk)) in rows.iter().zip(&works) {
+        let mut w = || -> std::io::Result<()> {
             writeln!(
                 out,
-                "{},{},{:.3},{},{:.3},{},{},{},{}",
-                entries[*i].file,
-                a.ok as u8,
-                a.ms,
-                b.ok as u8,
-                b.ms,
-                wk.passes,
-                wk.cross_checks,
-                wk.placements,
-                wk.decodes
-            )
-            .map_err(|e| e.to_string())?;
-        }
+                "file,ours_ok,ours_wrong,ours_ms,passes,cross_checks,placements,decodes"
+            )?;
+            for (e, r) in entries.iter().zip(&rows) {
+                writeln!(
+                    out,
+                    "{},{},{},{:.3},{},{},{},{}",
+                    e.file,
+                    r.ours.ok as u8,
+                    r.ours.wrong as u8,
+                    r.ours.ms,
+                    r.work.passes,
+                    r.work.cross_checks,
+                    r.work.placements,
+                    r.work.decodes
+                )?;
+            }
+            Ok(())
+        };
+        w().map_err(|e| e.to_string())?;
     }
 
     let ref_name = reference.as_ref().map(|(n, _)| n.clone());
-    let get_ref = |i: usize| -> Option<Res> {
-        reference
-            .as_ref()
-            .and_then(|(_, m)| m.get(&entries[i].file).cloned())
-    };
-
-    // Rates per condition.
-    let mut conds: Vec<String> = Vec::new();
-    for e in &entries {
-        if !conds.contains(&e.condition) {
-            conds.push(e.condition.clone());
-        }
-    }
     println!("frames: {} from {}", entries.len(), dir.display());
     println!();
-    print!("| condition | frames | plain rqrr | ours |");
+    let mut conds: Vec<&str> = Vec::new();
+    for e in &entries {
+        if !conds.contains(&e.condition.as_str()) {
+            conds.push(&e.condition);
+        }
+    }
+    let mut groups: Vec<(String, Vec<usize>)> = conds
+        .iter()
+        .map(|c| {
+            let idx = (0..entries.len())
+                .filter(|&i| entries[i].condition == *c)
+                .collect();
+            (c.to_string(), idx)
+        })
+        .collect();
+    groups.push(("**all**".into(), (0..entries.len()).collect()));
+    let worst = rate_table("condition", &groups, &rows, no_plain, ref_name.as_deref());
+
+    if entries.iter().any(|e| e.severity.is_some()) {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        for e in &entries {
+            let k = (
+                e.condition.clone(),
+                e.severity.clone().unwrap_or_else(|| "-".into()),
+            );
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+        keys.sort();
+        let sev: Vec<(String, Vec<usize>)> = keys
+            .iter()
+            .map(|(c, s)| {
+                let idx = (0..entries.len())
+                    .filter(|&i| {
+                        entries[i].condition == *c
+                            && entries[i].severity.as_deref().unwrap_or("-") == s
+                    })
+                    .collect();
+                (format!("{c} / {s}"), idx)
+            })
+            .collect();
+        rate_table(
+            "condition / severity",
+            &sev,
+            &rows,
+            no_plain,
+            ref_name.as_deref(),
+        );
+        let mut levels: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
+        levels.sort();
+        levels.dedup();
+        let by_level: Vec<(String, Vec<usize>)> = levels
+            .iter()
+            .map(|s| {
+                let idx = (0..entries.len())
+                    .filter(|&i| entries[i].severity.as_deref().unwrap_or("-") == s)
+                    .collect();
+                (s.clone(), idx)
+            })
+            .collect();
+        rate_table("severity", &by_level, &rows, no_plain, ref_name.as_deref());
+    }
+
+    let wrong =
+        |f: &dyn Fn(&Row) -> Option<Res>| rows.iter().filter_map(f).filter(|r| r.wrong).count();
+    print!("wrong reads (frames): ours {}", wrong(&|r| Some(r.ours)));
+    if !no_plain {
+        print!(", plain rqrr {}", wrong(&|r| r.plain));
+    }
     if let Some(n) = &ref_name {
-        print!(" {n} | ours - {n} |");
+        print!(", {n} {}", wrong(&|r| r.reference));
     }
     println!();
-    print!("|---|---:|---:|---:|");
-    if ref_name.is_some() {
-        print!("---:|---:|");
-    }
-    println!();
-    let rate = |sel: &dyn Fn(usize) -> bool, which: u8| -> (f64, usize) {
-        let mut n = 0;
-        let mut ok = 0;
-        for (i, a, b) in &rows {
-            if !sel(*i) {
-                continue;
-            }
-            let r = match which {
-                0 => a.ok,
-                1 => b.ok,
-                _ => get_ref(*i).is_some_and(|r| r.ok),
-            };
-            n += 1;
-            ok += r as usize;
-        }
-        (
-            if n == 0 {
-                f64::NAN
-            } else {
-                ok as f64 * 100.0 / n as f64
-            },
-            n,
-        )
-    };
-    let mut worst_gap: f64 = f64::MAX;
-    for c in conds.iter().map(Some).chain([None]) {
-        let sel = |i: usize| c.is_none_or(|c| &entries[i].condition == c);
-        let (p, n) = rate(&sel, 0);
-        let (o, _) = rate(&sel, 1);
-        let label = c.map_or("**all**".to_string(), |c| c.clone());
-        print!("| {label} | {n} | {p:.1}% | {o:.1}% |");
-        if ref_name.is_some() {
-            let (z, _) = rate(&sel, 2);
-            print!(" {z:.1}% | {:+.1} |", o - z);
-            if c.is_some() {
-                worst_gap = worst_gap.min(o - z);
-            }
-        }
-        println!();
-    }
     println!();
 
     // Times per frame size.
-    let mut sizes: Vec<(usize, usize)> = Vec::new();
-    for e in &entries {
-        if !sizes.contains(&(e.width, e.height)) {
-            sizes.push((e.width, e.height));
-        }
-    }
+    let mut sizes: Vec<(usize, usize)> = rows.iter().map(|r| r.size).collect();
     sizes.sort();
-    print!("| frame size | plain rqrr median / p95 (ms) | ours median / p95 (ms) |");
+    sizes.dedup();
+    print!("| frame size |");
+    if !no_plain {
+        print!(" plain rqrr median / p95 (ms) |");
+    }
+    print!(" ours median / p95 (ms) |");
     if let Some(n) = &ref_name {
-        print!(" {n} median / p95 (ms) | ours / {n} (median) |");
+        print!(" {n} median / p95 (ms) | ours / {n} median | ours / {n} p95 |");
     }
     println!();
-    print!("|---|---:|---:|");
+    print!("|---|");
+    if !no_plain {
+        print!("---:|");
+    }
+    print!("---:|");
     if ref_name.is_some() {
-        print!("---:|---:|");
+        print!("---:|---:|---:|");
     }
     println!();
-    for (w, h) in sizes {
-        let idx: Vec<usize> = rows
-            .iter()
-            .map(|r| r.0)
-            .filter(|&i| entries[i].width == w && entries[i].height == h)
-            .collect();
-        let mut a: Vec<f64> = idx.iter().map(|&i| rows[i].1.ms).collect();
-        let mut b: Vec<f64> = idx.iter().map(|&i| rows[i].2.ms).collect();
-        print!(
-            "| {w}x{h} | {:.2} / {:.2} | {:.2} / {:.2} |",
-            pct(&mut a, 0.5),
-            pct(&mut a, 0.95),
-            pct(&mut b, 0.5),
-            pct(&mut b, 0.95)
-        );
+    for s in sizes {
+        let of = |f: &dyn Fn(&Row) -> Option<f64>| -> Vec<f64> {
+            rows.iter().filter(|r| r.size == s).filter_map(f).collect()
+        };
+        print!("| {}x{} |", s.0, s.1);
+        if !no_plain {
+            let mut a = of(&|r| r.plain.map(|p| p.ms));
+            print!(" {:.2} / {:.2} |", pct(&mut a, 0.5), pct(&mut a, 0.95));
+        }
+        let mut b = of(&|r| Some(r.ours.ms));
+        let (bm, bp) = (pct(&mut b, 0.5), pct(&mut b, 0.95));
+        print!(" {bm:.2} / {bp:.2} |");
         if ref_name.is_some() {
-            let mut z: Vec<f64> = idx
-                .iter()
-                .filter_map(|&i| get_ref(i).map(|r| r.ms))
-                .collect();
-            let zm = pct(&mut z, 0.5);
-            print!(
-                " {:.2} / {:.2} | {:.2}x |",
-                zm,
-                pct(&mut z, 0.95),
-                pct(&mut b, 0.5) / zm
-            );
+            let mut z = of(&|r| r.reference.map(|x| x.ms));
+            let (zm, zp) = (pct(&mut z, 0.5), pct(&mut z, 0.95));
+            print!(" {zm:.2} / {zp:.2} | {:.2}x | {:.2}x |", bm / zm, bp / zp);
         }
         println!();
     }
@@ -349,17 +461,19 @@ fn run() -> Result<(), String> {
         println!();
         println!("| frame size | ours, next frame of a steady stream (ROI) median / p95 (ms) |");
         println!("|---|---:|");
-        let mut sizes: Vec<(usize, usize)> = entries.iter().map(|e| (e.width, e.height)).collect();
+        let mut sizes: Vec<(usize, usize)> = rows.iter().map(|r| r.size).collect();
         sizes.sort();
         sizes.dedup();
-        for (w, h) in sizes {
+        for s in sizes {
             let mut v: Vec<f64> = roi_ms
                 .iter()
-                .filter(|(i, _)| entries[*i].width == w && entries[*i].height == h)
+                .filter(|(z, _)| *z == s)
                 .map(|(_, ms)| *ms)
                 .collect();
             println!(
-                "| {w}x{h} | {:.2} / {:.2} |",
+                "| {}x{} | {:.2} / {:.2} |",
+                s.0,
+                s.1,
                 pct(&mut v, 0.5),
                 pct(&mut v, 0.95)
             );
@@ -367,53 +481,10 @@ fn run() -> Result<(), String> {
     }
     if ref_name.is_some() {
         println!();
-        println!("worst condition gap (ours - reference): {worst_gap:+.1} points");
+        println!("worst condition gap (ours - reference): {worst:+.1} points");
     }
     if work {
-        println!();
-        let b = opts.budget;
-        println!(
-            "Work per frame (budget: {} cross-checks, {} placements, {} decodes), median / p95 / max:",
-            b.cross_checks, b.placements, b.decodes
-        );
-        println!();
-        println!("| frames | n | cross-checks | placements | decodes | cut short |");
-        println!("|---|---:|---:|---:|---:|---:|");
-        let mut sizes: Vec<(usize, usize)> = entries.iter().map(|e| (e.width, e.height)).collect();
-        sizes.sort();
-        sizes.dedup();
-        for (w, h) in sizes {
-            for read in [true, false] {
-                let sel: Vec<Work> = works
-                    .iter()
-                    .filter(|(i, ok, _)| {
-                        *ok == read && entries[*i].width == w && entries[*i].height == h
-                    })
-                    .map(|(_, _, wk)| *wk)
-                    .collect();
-                if sel.is_empty() {
-                    continue;
-                }
-                let stat = |f: &dyn Fn(&Work) -> usize| {
-                    let mut v: Vec<f64> = sel.iter().map(|wk| f(wk) as f64).collect();
-                    format!(
-                        "{} / {} / {}",
-                        pct(&mut v, 0.5),
-                        pct(&mut v, 0.95),
-                        pct(&mut v, 1.0)
-                    )
-                };
-                println!(
-                    "| {w}x{h} {} | {} | {} | {} | {} | {} |",
-                    if read { "read" } else { "not read" },
-                    sel.len(),
-                    stat(&|wk| wk.cross_checks),
-                    stat(&|wk| wk.placements),
-                    stat(&|wk| wk.decodes),
-                    sel.iter().filter(|wk| wk.cut_short).count()
-                );
-            }
-        }
+        work_table(&rows, &opts.budget);
     }
     if stages {
         println!();
@@ -422,4 +493,102 @@ fn run() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Prints read rates per group; returns the worst gap ours - reference over all groups but
+/// the last (the overall row).
+fn rate_table(
+    what: &str,
+    groups: &[(String, Vec<usize>)],
+    rows: &[Row],
+    no_plain: bool,
+    ref_name: Option<&str>,
+) -> f64 {
+    print!("| {what} | frames |");
+    if !no_plain {
+        print!(" plain rqrr |");
+    }
+    print!(" ours |");
+    if let Some(n) = ref_name {
+        print!(" {n} | ours - {n} |");
+    }
+    println!();
+    print!("|---|---:|");
+    if !no_plain {
+        print!("---:|");
+    }
+    print!("---:|");
+    if ref_name.is_some() {
+        print!("---:|---:|");
+    }
+    println!();
+    let rate = |idx: &[usize], f: &dyn Fn(&Row) -> bool| -> f64 {
+        let ok = idx.iter().filter(|&&i| f(&rows[i])).count();
+        ok as f64 * 100.0 / idx.len().max(1) as f64
+    };
+    let mut worst = f64::MAX;
+    for (gi, (label, idx)) in groups.iter().enumerate() {
+        print!("| {label} | {} |", idx.len());
+        if !no_plain {
+            print!(" {:.1}% |", rate(idx, &|r| r.plain.is_some_and(|p| p.ok)));
+        }
+        let o = rate(idx, &|r| r.ours.ok);
+        print!(" {o:.1}% |");
+        if ref_name.is_some() {
+            let z = rate(idx, &|r| r.reference.is_some_and(|p| p.ok));
+            print!(" {z:.1}% | {:+.1} |", o - z);
+            if gi + 1 < groups.len() {
+                worst = worst.min(o - z);
+            }
+        }
+        println!();
+    }
+    println!();
+    worst
+}
+
+fn work_table(rows: &[Row], b: &WorkBudget) {
+    println!();
+    println!(
+        "Work per frame (budget: {} cross-checks, {} placements, {} decodes), median / p95 / max:",
+        b.cross_checks, b.placements, b.decodes
+    );
+    println!();
+    println!("| frames | n | cross-checks | placements | decodes | cut short |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let mut sizes: Vec<(usize, usize)> = rows.iter().map(|r| r.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    for s in sizes {
+        for read in [true, false] {
+            let sel: Vec<Work> = rows
+                .iter()
+                .filter(|r| r.ours.ok == read && r.size == s)
+                .map(|r| r.work)
+                .collect();
+            if sel.is_empty() {
+                continue;
+            }
+            let stat = |f: &dyn Fn(&Work) -> usize| {
+                let mut v: Vec<f64> = sel.iter().map(|wk| f(wk) as f64).collect();
+                format!(
+                    "{} / {} / {}",
+                    pct(&mut v, 0.5),
+                    pct(&mut v, 0.95),
+                    pct(&mut v, 1.0)
+                )
+            };
+            println!(
+                "| {}x{} {} | {} | {} | {} | {} | {} |",
+                s.0,
+                s.1,
+                if read { "read" } else { "not read" },
+                sel.len(),
+                stat(&|wk| wk.cross_checks),
+                stat(&|wk| wk.placements),
+                stat(&|wk| wk.decodes),
+                sel.iter().filter(|wk| wk.cut_short).count()
+            );
+        }
+    }
 }
