@@ -3,7 +3,7 @@
 //! memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--stages] [--roi] [--work] [--unbounded]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded]
 //! ```
 //!
 //! `<folder>` holds `manifest.csv` and the frames under `corpus/` (PNG or JPEG). The manifest
@@ -22,7 +22,9 @@
 //!
 //! `--reference` adds the per-frame results of another decoder (as written by
 //! `scripts/qr_bench_zxing.py`: `file,ms,texts` with `texts` a JSON array, or `file,ok,ms`)
-//! judged by the same rules; `--results` writes ours per frame; `--no-plain` skips plain rqrr;
+//! judged by the same rules; `--results` writes ours per frame; `--no-plain` skips plain rqrr.
+//! Our pipeline looks for a pairing code as the phone's `FrameScanner` does (`scan_until`: a
+//! step that reads only other codes does not end the scan); `--any-code` stops at any code.
 //! `--stages` counts which pipeline step read each frame; `--roi` also times the next frame of
 //! a steady stream (the same frame scanned again with the previous region of interest, as
 //! `FrameScanner` does); `--work` reports the counted work per frame against the per-frame
@@ -209,7 +211,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--stages] [--roi] [--work] [--unbounded]";
+const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded]";
 
 struct Row {
     size: (usize, usize),
@@ -224,8 +226,8 @@ fn run() -> Result<(), String> {
     let mut dir: Option<PathBuf> = None;
     let mut reference: Option<(String, PathBuf)> = None;
     let mut results: Option<PathBuf> = None;
-    let (mut stages, mut roi, mut work, mut unbounded, mut no_plain) =
-        (false, false, false, false, false);
+    let (mut stages, mut roi, mut work, mut unbounded, mut no_plain, mut any_code) =
+        (false, false, false, false, false, false);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -239,6 +241,7 @@ fn run() -> Result<(), String> {
             "--work" => work = true,
             "--unbounded" => unbounded = true,
             "--no-plain" => no_plain = true,
+            "--any-code" => any_code = true,
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
             _ => dir = Some(PathBuf::from(a)),
         }
@@ -246,6 +249,10 @@ fn run() -> Result<(), String> {
     let dir = dir.ok_or(USAGE)?;
     let policy = roger_policy();
     let entries = read_manifest(&dir, &policy)?;
+    // What the phone does: look for a pairing code (`FrameScanner`), or any code.
+    let pairing = |t: &str| parse_pairing_payload(t, &policy).is_ok();
+    let any = |_: &str| true;
+    let accept: &dyn Fn(&str) -> bool = if any_code { &any } else { &pairing };
     let reference = match &reference {
         Some((n, p)) => Some((n.clone(), read_reference(p, &entries)?)),
         None => None,
@@ -282,12 +289,12 @@ fn run() -> Result<(), String> {
         });
 
         let t = Instant::now();
-        let out = qr::scan(&f, &opts);
+        let out = qr::scan_until(&f, &opts, None, accept);
         let ms = t.elapsed().as_secs_f64() * 1e3;
         let ours = judge(e, out.codes.iter().map(|c| c.text.as_str()), ms);
         if roi && ours.ok {
             let t = Instant::now();
-            let again = qr::scan_with_roi(&f, &opts, out.region);
+            let again = qr::scan_until(&f, &opts, out.region, accept);
             let ms = t.elapsed().as_secs_f64() * 1e3;
             if judge(e, again.codes.iter().map(|c| c.text.as_str()), ms).ok {
                 roi_ms.push(((img.width, img.height), ms));

@@ -26,7 +26,9 @@ pub use detect::PointF;
 pub use frame::{
     luma_from_encoded, luma_from_rgba, FrameError, LumaFrame, LumaImage, PixelOrder, Rotation,
 };
-pub use pipeline::{scan, scan_with_roi, PipelineOptions, ScanHint, ScanOutcome, Stage};
+pub use pipeline::{
+    scan, scan_until, scan_with_roi, PipelineOptions, ScanHint, ScanOutcome, Stage,
+};
 pub use scanner::{FrameScanner, FrameStats, ScanEvent, ScannerConfig, ScannerHint, SubmitOutcome};
 
 #[cfg(test)]

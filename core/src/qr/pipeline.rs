@@ -84,7 +84,23 @@ pub fn scan_with_roi(
     opts: &PipelineOptions,
     roi: Option<(f32, f32, f32, f32)>,
 ) -> ScanOutcome {
+    scan_until(f, opts, roi, &|_| true)
+}
+
+/// Like [`scan_with_roi`], but looks for a code whose text `accept` takes (the pairing code),
+/// not for any code: a step that reads only codes `accept` refuses (an app link or a help
+/// page next to the pairing code) does not end the scan, the next steps (full resolution,
+/// denser rows) run within the same work budget. The outcome holds every code read; its
+/// [`ScanOutcome::stage`] and [`ScanOutcome::region`] are those of the first accepted code,
+/// or of the first code read when none was accepted.
+pub fn scan_until(
+    f: &LumaFrame<'_>,
+    opts: &PipelineOptions,
+    roi: Option<(f32, f32, f32, f32)>,
+    accept: &dyn Fn(&str) -> bool,
+) -> ScanOutcome {
     let mut meter = Meter::new(opts.budget);
+    let mut got = Collected::new(accept);
     if let Some((x0, y0, x1, y1)) = roi {
         let (w, h) = ((x1 - x0).max(1.0), (y1 - y0).max(1.0));
         let cx0 = (x0 - w / 2.0).max(0.0) as usize;
@@ -111,7 +127,7 @@ pub fn scan_with_roi(
             } else {
                 Some(decode::decode_located(&c, &fast_params(), &mut meter))
             };
-            if let Some(rep) = rep.filter(|r| !r.codes.is_empty()) {
+            if let Some(rep) = rep {
                 let codes = rep
                     .codes
                     .into_iter()
@@ -123,11 +139,13 @@ pub fn scan_with_roi(
                         code
                     })
                     .collect();
-                return done(f, codes, 1.0, Stage::Roi, meter.work);
+                if got.add(f, codes, 1.0, Stage::Roi) {
+                    return got.finish(None, meter.work);
+                }
             }
         }
     }
-    scan_metered(f, opts, meter)
+    scan_metered(f, opts, meter, got)
 }
 
 fn fast_params() -> DetectParams {
@@ -148,18 +166,101 @@ fn fast_params() -> DetectParams {
 /// 4. optionally rqrr's own detector on a copy at most 640 px wide, both polarities.
 ///
 /// Each step runs only while [`PipelineOptions::budget`] lasts: a frame full of finder-like
-/// clutter stops early, with the work done in [`ScanOutcome::work`].
+/// clutter stops early, with the work done in [`ScanOutcome::work`]. To look for one kind of
+/// code (the pairing code) rather than stop at any code, use [`scan_until`].
 pub fn scan(f: &LumaFrame<'_>, opts: &PipelineOptions) -> ScanOutcome {
-    scan_metered(f, opts, Meter::new(opts.budget))
+    scan_until(f, opts, None, &|_| true)
 }
 
-fn scan_metered(f: &LumaFrame<'_>, opts: &PipelineOptions, mut meter: Meter) -> ScanOutcome {
+/// The codes read so far over the steps of one frame, in the upright image of the frame.
+struct Collected<'a> {
+    accept: &'a dyn Fn(&str) -> bool,
+    codes: Vec<DecodedCode>,
+    /// Sensor-pixel bounds of each code of `codes`.
+    regions: Vec<(f32, f32, f32, f32)>,
+    /// Step of the first code read, then of the first accepted one.
+    stage: Option<Stage>,
+    /// Index of the first accepted code.
+    accepted: Option<usize>,
+}
+
+impl<'a> Collected<'a> {
+    fn new(accept: &'a dyn Fn(&str) -> bool) -> Self {
+        Collected {
+            accept,
+            codes: Vec::new(),
+            regions: Vec::new(),
+            stage: None,
+            accepted: None,
+        }
+    }
+
+    /// Adds the codes a step read (sensor coordinates of a frame `scale` times smaller than
+    /// `f`), skipping texts already read; `true` once an accepted code is among them.
+    fn add(
+        &mut self,
+        f: &LumaFrame<'_>,
+        codes: Vec<DecodedCode>,
+        scale: f32,
+        stage: Stage,
+    ) -> bool {
+        for c in codes {
+            if self.codes.iter().any(|k| k.text == c.text) {
+                continue;
+            }
+            let (x0, y0, x1, y1) = c.bounds();
+            let ok = self.accepted.is_none() && (self.accept)(&c.text);
+            if self.stage.is_none() || ok {
+                self.stage = Some(stage);
+            }
+            if ok {
+                self.accepted = Some(self.codes.len());
+            }
+            self.regions
+                .push((x0 * scale, y0 * scale, x1 * scale, y1 * scale));
+            self.codes.push(decode::code_to_upright(f, c, scale));
+        }
+        self.accepted.is_some()
+    }
+
+    fn finish(self, seen: Option<&LocateReport>, work: Work) -> ScanOutcome {
+        if self.codes.is_empty() {
+            return ScanOutcome {
+                codes: Vec::new(),
+                stage: None,
+                hint: seen.and_then(hint),
+                region: seen.and_then(|s| s.region),
+                work,
+            };
+        }
+        let at = self.accepted.unwrap_or(0);
+        ScanOutcome {
+            region: self.regions.get(at).copied(),
+            codes: self.codes,
+            stage: self.stage,
+            hint: None,
+            work,
+        }
+    }
+}
+
+fn scan_metered(
+    f: &LumaFrame<'_>,
+    opts: &PipelineOptions,
+    mut meter: Meter,
+    mut got: Collected<'_>,
+) -> ScanOutcome {
     let mut seen = LocateReport::default();
     let k = first_pass_factor(f).max(2);
     if let Some(small) = downscale(f, k).filter(|_| meter.pass()) {
-        let rep = decode::decode_located(&small.as_frame(), &fast_params(), &mut meter);
-        if !rep.codes.is_empty() {
-            return done(f, rep.codes, k as f32, Stage::Downscaled, meter.work);
+        let mut rep = decode::decode_located(&small.as_frame(), &fast_params(), &mut meter);
+        if got.add(
+            f,
+            std::mem::take(&mut rep.codes),
+            k as f32,
+            Stage::Downscaled,
+        ) {
+            return got.finish(None, meter.work);
         }
         merge(&mut seen, &rep, k as f32);
         if let Some((a, b, c, d)) = rep.region {
@@ -180,52 +281,20 @@ fn scan_metered(f: &LumaFrame<'_>, opts: &PipelineOptions, mut meter: Meter) -> 
         if !meter.pass() {
             break;
         }
-        let rep = decode::decode_located(f, &p, &mut meter);
-        if !rep.codes.is_empty() {
-            return done(f, rep.codes, 1.0, stage, meter.work);
+        let mut rep = decode::decode_located(f, &p, &mut meter);
+        if got.add(f, std::mem::take(&mut rep.codes), 1.0, stage) {
+            return got.finish(None, meter.work);
         }
         merge(&mut seen, &rep, 1.0);
     }
 
     if opts.plain_fallback && meter.pass() {
         let (codes, s) = plain_fallback(f);
-        if !codes.is_empty() {
-            return done(f, codes, s, Stage::PlainFallback, meter.work);
+        if got.add(f, codes, s, Stage::PlainFallback) {
+            return got.finish(None, meter.work);
         }
     }
-
-    ScanOutcome {
-        codes: Vec::new(),
-        stage: None,
-        hint: hint(&seen),
-        region: seen.region,
-        work: meter.work,
-    }
-}
-
-/// Result with corners mapped from a frame `scale` times smaller than `f` to `f`'s upright image.
-fn done(
-    f: &LumaFrame<'_>,
-    codes: Vec<DecodedCode>,
-    scale: f32,
-    stage: Stage,
-    work: Work,
-) -> ScanOutcome {
-    // Region of the first code, in sensor pixels (before rotation).
-    let region = codes.first().map(|c| {
-        let (x0, y0, x1, y1) = c.bounds();
-        (x0 * scale, y0 * scale, x1 * scale, y1 * scale)
-    });
-    ScanOutcome {
-        region,
-        codes: codes
-            .into_iter()
-            .map(|c| decode::code_to_upright(f, c, scale))
-            .collect(),
-        stage: Some(stage),
-        hint: None,
-        work,
-    }
+    got.finish(Some(&seen), meter.work)
 }
 
 fn merge(a: &mut LocateReport, b: &LocateReport, scale: f32) {

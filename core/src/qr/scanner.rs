@@ -10,8 +10,12 @@
 //! a Roger code, ...) are reported when they change, at most once per `hint_interval` each.
 //! Every payload goes through [`parse_pairing_payload`]: nothing here sends a request.
 //!
-//! The region where the previous frame saw a code is tried first on the next frame
-//! ([`scan_with_roi`]), which makes steady aiming cheaper than the first frame.
+//! Each frame is scanned for a pairing code, not for any code ([`scan_until`]): when a step of
+//! the pipeline reads only codes that are not a valid pairing payload (an app link next to the
+//! pairing code), the later steps still run within the frame's work budget, and "not a Roger
+//! code" is reported only when none of them finds one. The region where the previous frame saw
+//! the pairing code is tried first on the next frame, which makes steady aiming cheaper than
+//! the first frame.
 //!
 //! The work of one frame is bounded by [`ScannerConfig::pipeline`]`.budget` (a
 //! [`WorkBudget`](super::WorkBudget): finder cross-checks, grid placements and decode attempts,
@@ -25,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::budget::Work;
 use super::frame::LumaFrame;
-use super::pipeline::{scan_with_roi, PipelineOptions, ScanHint, Stage};
+use super::pipeline::{scan_until, PipelineOptions, ScanHint, Stage};
 use crate::pairing::payload::{parse_pairing_payload, PairingPayload, PairingPolicy, PayloadError};
 
 /// Scanner settings.
@@ -168,7 +172,11 @@ impl FrameScanner {
 
     fn process(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
         let roi = self.lock().roi;
-        let out = scan_with_roi(frame, &self.config.pipeline, roi);
+        // Look for a pairing code, not for any code: a step that reads only an app link or a
+        // help page next to the pairing code does not end the frame's scan.
+        let policy = &self.config.policy;
+        let accept = |t: &str| parse_pairing_payload(t, policy).is_ok();
+        let out = scan_until(frame, &self.config.pipeline, roi, &accept);
         let mut st = self.lock();
         st.roi = out.region;
         st.last_frame = Some(FrameStats {

@@ -531,3 +531,143 @@ fn a_camera_stream_reports_each_code_once_and_carries_the_region() {
 
     assert_eq!(paired, ["BCDF-GHJK", "LMNP-QRST", "LMNP-QRST"]);
 }
+
+/// A light screen showing each `(text, px per module, top-left)` as a QR code, under a
+/// slight defocus (a camera, not a screenshot).
+fn screen_with_codes(w: usize, h: usize, codes: &[(&str, usize, (usize, usize))]) -> LumaImage {
+    let mut data = vec![225u8; w * h];
+    for &(text, scale, at) in codes {
+        let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
+        let dim = code.width();
+        let colors = code.to_colors();
+        for y in 0..dim * scale {
+            for x in 0..dim * scale {
+                if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
+                    data[(at.1 + y) * w + at.0 + x] = 30;
+                }
+            }
+        }
+    }
+    defocused(&LumaImage::new(w, h, data).expect("valid"), 1)
+}
+
+const APP_LINK: &str = "https://www.myq-solution.com/roger/app";
+const HELP_LINK: &str =
+    "https://docs.myq-solution.com/roger/en/mobile-app/pairing-with-a-printer.html";
+
+fn roger_eu() -> crate::pairing::payload::PairingPolicy {
+    use crate::pairing::payload::{PairingPolicy, TrustedOrigin};
+    PairingPolicy::new(vec![TrustedOrigin::https("eu", "eu.roger.myq.cloud")])
+}
+
+#[test]
+fn the_pairing_code_is_found_next_to_other_codes_of_several_sizes() {
+    let pairing = "https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK";
+    let policy = roger_eu();
+    let is_pairing = |t: &str| crate::pairing::payload::parse_pairing_payload(t, &policy).is_ok();
+    let opts = PipelineOptions::default();
+    // (screen, whether the first step alone misses the pairing code)
+    let screens = [
+        // A large app link and a small pairing code: the downscaled first step reads only the
+        // link; stopping there would tell the user "not a Roger code".
+        (
+            screen_with_codes(
+                1280,
+                720,
+                &[(APP_LINK, 12, (80, 120)), (pairing, 3, (800, 300))],
+            ),
+            true,
+        ),
+        // Two other codes, a large and a middle one, then the small pairing code.
+        (
+            screen_with_codes(
+                1280,
+                720,
+                &[
+                    (HELP_LINK, 8, (40, 40)),
+                    (APP_LINK, 6, (520, 60)),
+                    (pairing, 3, (900, 420)),
+                ],
+            ),
+            true,
+        ),
+        // The pairing code is the large one: read at once, the small link does not matter.
+        (
+            screen_with_codes(
+                640,
+                480,
+                &[(pairing, 6, (40, 60)), (APP_LINK, 3, (420, 300))],
+            ),
+            false,
+        ),
+        // Same sizes side by side.
+        (
+            screen_with_codes(
+                640,
+                480,
+                &[(APP_LINK, 5, (20, 100)), (pairing, 5, (330, 100))],
+            ),
+            false,
+        ),
+    ];
+    for (i, (img, first_step_misses)) in screens.iter().enumerate() {
+        let f = img.as_frame();
+        let any = scan(&f, &opts);
+        assert_eq!(
+            *first_step_misses,
+            !any.codes.iter().any(|c| c.text == pairing),
+            "screen {i}: {any:?}"
+        );
+        let out = scan_until(&f, &opts, None, &is_pairing);
+        assert!(
+            out.codes.iter().any(|c| c.text == pairing),
+            "screen {i}: {out:?}"
+        );
+        assert!(
+            within(&out.work, &opts.budget) && !out.work.cut_short,
+            "{:?}",
+            out.work
+        );
+        // Every code returned is one the screen shows.
+        assert!(out
+            .codes
+            .iter()
+            .all(|c| [pairing, APP_LINK, HELP_LINK].contains(&c.text.as_str())));
+        // The region carried to the next frame is the pairing code's: the next frame reads it
+        // from the region of interest alone.
+        let next = scan_until(&f, &opts, out.region, &is_pairing);
+        assert_eq!(next.stage, Some(Stage::Roi), "screen {i}");
+        assert!(next.codes.iter().any(|c| c.text == pairing));
+        // The phone's scanner reports the pairing code, not "not a Roger code".
+        let s = FrameScanner::new(ScannerConfig::new(policy.clone()));
+        match s.submit(&f) {
+            SubmitOutcome::Processed(Some(ScanEvent::Paired(p))) => {
+                assert_eq!(p.user_code.display(), "BCDF-GHJK")
+            }
+            other => panic!("screen {i}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn other_codes_alone_are_not_a_roger_code_after_every_step() {
+    let policy = roger_eu();
+    let img = screen_with_codes(
+        1280,
+        720,
+        &[(APP_LINK, 12, (80, 120)), (HELP_LINK, 4, (700, 200))],
+    );
+    let s = FrameScanner::new(ScannerConfig::new(policy));
+    assert_eq!(
+        s.submit(&img.as_frame()),
+        SubmitOutcome::Processed(Some(ScanEvent::Hint(ScannerHint::NotARogerCode)))
+    );
+    // Every step ran (nothing accepted), within the budget.
+    let stats = s.last_frame().expect("decoded");
+    assert_eq!(stats.work.passes, 3);
+    assert!(
+        within(&stats.work, &WorkBudget::default()),
+        "{:?}",
+        stats.work
+    );
+}
