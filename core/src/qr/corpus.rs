@@ -494,7 +494,7 @@ pub fn render_frame(
     image
 }
 
-fn jpeg_roundtrip(img: &LumaImage, quality: u8) -> Option<LumaImage> {
+pub(crate) fn jpeg_roundtrip(img: &LumaImage, quality: u8) -> Option<LumaImage> {
     let mut buf = Vec::new();
     let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, quality);
     image::ImageEncoder::write_image(
@@ -509,7 +509,7 @@ fn jpeg_roundtrip(img: &LumaImage, quality: u8) -> Option<LumaImage> {
 }
 
 /// Separable gaussian blur (three box passes), in place.
-fn gaussian_blur(img: &mut [f32], w: usize, h: usize, sigma: f32) {
+pub(crate) fn gaussian_blur(img: &mut [f32], w: usize, h: usize, sigma: f32) {
     if sigma < 0.3 {
         return;
     }

@@ -181,21 +181,33 @@ pub(crate) fn decode_located(
             if detect::function_pattern_misfit(&probe, &b) > PROBE_MISFIT {
                 continue;
             }
-            for variant in [0, 1, 2] {
+            // The placement with the fewest wrong function-pattern modules so far: the start
+            // of the corner refinement (variant 3).
+            let mut fittest: Option<(f32, detect::Located)> = None;
+            for variant in 0..detect::VARIANTS {
                 if variant == 1 && dim <= 21 {
+                    continue;
+                }
+                if variant == 3 && fittest.is_none() {
                     continue;
                 }
                 if !meter.place() {
                     break 'rounds;
                 }
-                let loc = if variant == plain {
-                    Some(probe)
-                } else {
-                    detect::locate(&b, tri, dim, *mx, *my, variant)
+                let loc = match variant {
+                    v if v == plain => Some(probe),
+                    3 => fittest.and_then(|(_, l)| detect::refine_corner(&b, tri, &l)),
+                    v => detect::locate(&b, tri, dim, *mx, *my, v),
                 };
                 let Some(loc) = loc else {
                     continue;
                 };
+                if variant < 3 && dim > 21 {
+                    let m = detect::function_pattern_misfit(&loc, &b);
+                    if fittest.is_none_or(|(fm, _)| m < fm) {
+                        fittest = Some((m, loc));
+                    }
+                }
                 let Some(samples) = detect::sample(f, &loc) else {
                     continue;
                 };

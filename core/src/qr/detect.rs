@@ -339,6 +339,11 @@ fn runs_one_way(
     Some(runs)
 }
 
+/// Largest ratio between a finder pattern's extents along the two image axes: a code tilted
+/// 50° away from the sensor is foreshortened to 0.64 along one direction, and perspective
+/// adds to it.
+const MAX_ASPECT: f32 = 1.9;
+
 /// Checks a finder pattern through `(x, y)` along one axis; returns the refined centre coordinate
 /// along that axis and the total pattern length.
 fn cross_check(
@@ -349,7 +354,8 @@ fn cross_check(
     center_dark: bool,
     expect_total: f32,
 ) -> Option<(f32, f32)> {
-    let max = (expect_total * 0.75) as u32 + 2;
+    // A run along the other axis may be up to MAX_ASPECT times longer (strong tilt).
+    let max = (expect_total * 3.0 / 7.0 * MAX_ASPECT) as u32 + 2;
     let (dx, dy) = if vertical { (0, 1) } else { (1, 0) };
     let fwd = runs_one_way(b, x, y, dx, dy, center_dark, max)?;
     let back = runs_one_way(b, x, y, -dx, -dy, center_dark, max)?;
@@ -357,7 +363,8 @@ fn cross_check(
     let r = [back[2], back[1], back[0] + fwd[0] - 1, fwd[1], fwd[2]];
     finder_ratio_ok(&r)?;
     let total: u32 = r.iter().sum();
-    if 5.0 * (total as f32 - expect_total).abs() >= 2.0 * expect_total {
+    let t = total as f32;
+    if t * MAX_ASPECT < expect_total || t > expect_total * MAX_ASPECT {
         return None;
     }
     let pos = if vertical { y } else { x } as f32;
@@ -922,6 +929,110 @@ pub(crate) fn locate(
         module,
         dark: t.tl.dark,
     })
+}
+
+/// Number of placements [`decode_located`](super::decode) tries per grid size: the three of
+/// [`locate`], then [`refine_corner`] of the best of them.
+pub(crate) const VARIANTS: usize = 4;
+
+/// How well a placement puts module centres on module centres in the part of the code away
+/// from the three finder patterns: the mean distance of the sampled grey levels from the local
+/// threshold (samples that straddle module edges sit near it).
+fn lower_right_contrast(b: &Bin<'_>, h: &Homography, dim: usize) -> f32 {
+    let (w, hh) = (b.f.width(), b.f.height());
+    let mut s = 0u32;
+    let mut n = 0u32;
+    let half = dim / 2;
+    for my in half..dim {
+        for mx in half..dim {
+            if mx >= dim - 8 && my < 8 {
+                continue;
+            }
+            let p = h.map(mx as f32 + 0.5, my as f32 + 0.5);
+            if !(p.x >= 0.0 && p.y >= 0.0) {
+                continue;
+            }
+            let (xi, yi) = (p.x as usize, p.y as usize);
+            if xi >= w || yi >= hh {
+                continue;
+            }
+            let v = b.f.px(xi, yi) as i32;
+            let t = b.t.at(xi, yi) as i32;
+            s += v.abs_diff(t);
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        s as f32 / n as f32
+    }
+}
+
+/// Moves the fourth point of `loc`'s perspective (the bottom-right corner's virtual finder
+/// centre; the three finder centres stay) over a lattice of `reach` steps of `step` modules
+/// around where `loc` puts it, coarse then a third of the step around the best, and keeps the
+/// placement `score` rates highest (`None` if none beats `loc` itself).
+fn search_corner(
+    t: &Triple,
+    loc: &Located,
+    reach: i32,
+    step: f32,
+    score: &dyn Fn(&Homography) -> f32,
+) -> Option<Located> {
+    let d = loc.dim as f32;
+    let src = [
+        PointF { x: 3.5, y: 3.5 },
+        PointF { x: d - 3.5, y: 3.5 },
+        PointF {
+            x: d - 3.5,
+            y: d - 3.5,
+        },
+        PointF { x: 3.5, y: d - 3.5 },
+    ];
+    let p0 = loc.h.map(d - 3.5, d - 3.5);
+    let px = loc.h.map(d - 2.5, d - 3.5);
+    let py = loc.h.map(d - 3.5, d - 2.5);
+    let (ex, ey) = ((px.x - p0.x, px.y - p0.y), (py.x - p0.x, py.y - p0.y));
+    let place = |u: f32, v: f32| {
+        let p = PointF {
+            x: p0.x + ex.0 * u + ey.0 * v,
+            y: p0.y + ex.1 * u + ey.1 * v,
+        };
+        let h = Homography::quad_to_quad(src, [t.tl.c, t.tr.c, p, t.bl.c]);
+        h.0.iter().all(|x| x.is_finite()).then_some(h)
+    };
+    let start = score(&loc.h);
+    let mut best = (start, (0.0f32, 0.0f32));
+    for (st, centre) in [(step, None), (step / 3.0, Some(()))] {
+        let c = if centre.is_some() { best.1 } else { (0.0, 0.0) };
+        let r = if centre.is_some() { 2 } else { reach };
+        for j in -r..=r {
+            for i in -r..=r {
+                let (u, v) = (c.0 + i as f32 * st, c.1 + j as f32 * st);
+                if let Some(h) = place(u, v) {
+                    let s = score(&h);
+                    if s > best.0 {
+                        best = (s, (u, v));
+                    }
+                }
+            }
+        }
+    }
+    if best.0 <= start {
+        return None;
+    }
+    place(best.1 .0, best.1 .1).map(|h| Located { h, ..*loc })
+}
+
+/// Edge fitting of the corner no finder pattern marks: the fourth point of the perspective
+/// moved up to two modules so that the modules of the lower-right quarter sample farthest
+/// from the local threshold (module centres hit, not the edges between them). Strong
+/// perspective moves that corner where neither the affine estimate nor the finder sizes put
+/// it, and an alignment pattern may be blurred, glared or mistaken for data.
+pub(crate) fn refine_corner(b: &Bin<'_>, t: &Triple, loc: &Located) -> Option<Located> {
+    let dim = loc.dim;
+    search_corner(t, loc, 4, 0.5, &|h| lower_right_contrast(b, h, dim))
 }
 
 /// Grey value of each module centre (averaged over a few pixels when modules are big enough),

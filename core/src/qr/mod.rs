@@ -6,7 +6,8 @@
 //! - [`pipeline`]: the robustness pipeline in front of the decoder, its work per frame
 //!   bounded by a [`WorkBudget`].
 //! - [`scanner`]: [`FrameScanner`], the camera-rate front end the mobile shells call.
-//! - `corpus` (feature `corpus`): the synthetic test corpus generator.
+//! - `corpus` (feature `corpus`): the synthetic test corpus generator; `camera`: the
+//!   camera-model corpus (the panel through a pinhole camera, sensor and ISP), two splits.
 //!
 //! All entry points are synchronous CPU work: call them from a background thread or queue.
 
@@ -17,6 +18,8 @@ pub mod frame;
 pub mod pipeline;
 pub mod scanner;
 
+#[cfg(any(test, feature = "corpus"))]
+pub mod camera;
 #[cfg(any(test, feature = "corpus"))]
 pub mod corpus;
 
