@@ -654,6 +654,21 @@ fn render_scene(
         0.0,
         1.0,
     ]);
+    let m = r.0;
+    // Panel (u, v) -> frame for a translation t: K * (R * (u - ccx, v - ccy, 0) + t).
+    let pose = |t: (f64, f64, f64)| {
+        k.mul(&M3([
+            m[0],
+            m[1],
+            t.0 - m[0] * ccx - m[1] * ccy,
+            m[3],
+            m[4],
+            t.1 - m[3] * ccx - m[4] * ccy,
+            m[6],
+            m[7],
+            t.2 - m[6] * ccx - m[7] * ccy,
+        ]))
+    };
     let mut hom = None;
     let mut zz = z;
     'place: for attempt in 0..40 {
@@ -664,21 +679,7 @@ fn render_scene(
             rng.random_range(-0.35..0.35) * w as f64,
             rng.random_range(-0.35..0.35) * h as f64,
         );
-        let t = (px * zz / f, py * zz / f, zz);
-        let m = r.0;
-        // Panel (u, v) -> camera: R * (u - ccx, v - ccy, 0) + t, then K.
-        let rt = M3([
-            m[0],
-            m[1],
-            t.0 - m[0] * ccx - m[1] * ccy,
-            m[3],
-            m[4],
-            t.1 - m[3] * ccx - m[4] * ccy,
-            m[6],
-            m[7],
-            t.2 - m[6] * ccx - m[7] * ccy,
-        ]);
-        let hm = k.mul(&rt);
+        let hm = pose((px * zz / f, py * zz / f, zz));
         let q = 2.0 * side as f64 / 33.0; // ~2 modules of quiet zone
         let corners = [
             (cx0 as f64 - q, cy0 as f64 - q),
@@ -698,19 +699,7 @@ fn render_scene(
     }
     let hom = hom.unwrap_or_else(|| {
         // Fallback: centred and far enough (never happens with the ranges above).
-        let t = (0.0, 0.0, z * 3.0);
-        let m = r.0;
-        k.mul(&M3([
-            m[0],
-            m[1],
-            t.0 - m[0] * ccx - m[1] * ccy,
-            m[3],
-            m[4],
-            t.1 - m[3] * ccx - m[4] * ccy,
-            m[6],
-            m[7],
-            t.2 - m[6] * ccx - m[7] * ccy,
-        ]))
+        pose((0.0, 0.0, z * 3.0))
     });
     let inv = hom
         .inverse()
