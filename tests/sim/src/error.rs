@@ -72,6 +72,8 @@ pub enum ErrorCode {
     IdempotencyConflict,
     /// Too many open jobs.
     QuotaExceeded,
+    /// A job asks for something the session's printer cannot do (colour, duplex, media).
+    OptionNotSupported,
 }
 
 /// A `/api/v1` error response.

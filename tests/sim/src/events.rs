@@ -204,5 +204,15 @@ pub async fn stream_events(
     let keep_alive = KeepAlive::new()
         .interval(state.config.sse_keep_alive)
         .text("keep-alive");
-    Ok(Sse::new(backlog.chain(live)).keep_alive(keep_alive))
+    let events = backlog.chain(live);
+    let limit = state.faults.stream_cut().map_or(usize::MAX, |n| n as usize);
+    let counted = state.clone();
+    // A fault switch may cut the stream after `limit` events: the server closes the response.
+    let events = events.take(limit).enumerate().map(move |(i, event)| {
+        if i + 1 == limit {
+            counted.faults.count_cut_stream();
+        }
+        event
+    });
+    Ok(Sse::new(events).keep_alive(keep_alive))
 }

@@ -2,6 +2,7 @@
 //! never fetches), list, read, cancel, and release to the printer of the active session,
 //! idempotently by `clientRequestId`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -16,7 +17,10 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{parse_unique_pairs, ApiJson, PathParam};
 use crate::region::Shared;
 use crate::secret::new_id;
-use crate::store::{Duplex, Job, JobOptions, JobState, JobTransfer, ReleaseRecord, Store};
+use crate::config::Capabilities;
+use crate::store::{
+    Duplex, Job, JobOptions, JobSource, JobState, JobTransfer, ReleaseRecord, Store,
+};
 use crate::validate;
 
 /// Largest document size accepted (OneDrive's own limit is 250 GB).
@@ -31,6 +35,8 @@ pub struct CreateJob {
     content_type: String,
     download_url: String,
     #[serde(default)]
+    source: Option<JobSource>,
+    #[serde(default)]
     options: OptionsInput,
 }
 
@@ -42,6 +48,7 @@ pub struct OptionsInput {
     duplex: Option<Duplex>,
     color: Option<bool>,
     page_ranges: Option<String>,
+    media: Option<String>,
 }
 
 impl OptionsInput {
@@ -54,11 +61,16 @@ impl OptionsInput {
             Some(r) => Some(validate::page_ranges(&r)?.to_string()),
             None => None,
         };
+        let media = match self.media {
+            Some(m) => Some(validate::media(&m)?.to_string()),
+            None => None,
+        };
         Ok(JobOptions {
             copies: copies as u16,
             duplex: self.duplex.unwrap_or_default(),
             color: self.color.unwrap_or(false),
             page_ranges,
+            media,
         })
     }
 }
@@ -69,6 +81,10 @@ impl OptionsInput {
 pub struct ReleaseRequest {
     job_ids: Vec<String>,
     client_request_id: String,
+    /// Fresh pre-authenticated download URLs by job id, replacing the ones stored at creation
+    /// (OneDrive's URLs live minutes, jobs wait days).
+    #[serde(default)]
+    download_urls: BTreeMap<String, String>,
 }
 
 /// A job as the user sees it (no download URL).
@@ -78,6 +94,7 @@ pub fn job_json(job: &Job) -> Value {
         "fileName": job.file_name,
         "size": job.transfer.as_ref().map(|t| t.size),
         "contentType": job.transfer.as_ref().map(|t| &t.content_type),
+        "source": job.transfer.as_ref().and_then(|t| t.source.as_ref()),
         "options": job.options,
         "state": job.state,
         "createdAt": job.created_at,
@@ -117,6 +134,12 @@ pub async fn create(
         return Err(ApiError::invalid("`size` must be 1 byte to 250 GiB"));
     }
     let options = body.options.validate()?;
+    if let Some(source) = &body.source {
+        validate::opaque_ref("source.itemId", &source.item_id)?;
+        if let Some(drive) = &source.drive_id {
+            validate::opaque_ref("source.driveId", drive)?;
+        }
+    }
     let now = state.now();
     let mut store = state.lock();
     let open = store
@@ -147,6 +170,7 @@ pub async fn create(
             download_url,
             size: body.size,
             content_type,
+            source: body.source,
         }),
     };
     let body = job_json(&job);
@@ -235,7 +259,7 @@ pub async fn release(
     State(state): State<Shared>,
     caller: Caller,
     ApiJson(body): ApiJson<ReleaseRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_either("print", "jobs.release")?;
     let request_id = validate::id("clientRequestId", &body.client_request_id)?.to_string();
     let max = state.config.limits.max_release_batch;
@@ -249,26 +273,51 @@ pub async fn release(
         .collect::<Result<Vec<_>, _>>()?;
     job_ids.sort();
     job_ids.dedup();
+    let mut fresh_urls = BTreeMap::new();
+    for (id, url) in &body.download_urls {
+        if job_ids.binary_search(id).is_err() {
+            return Err(ApiError::invalid(format!(
+                "`downloadUrls` names job {} that is not in `jobIds`",
+                validate::id("downloadUrls", id)?
+            )));
+        }
+        fresh_urls.insert(id.clone(), validate::transfer_url("downloadUrls", url)?);
+    }
 
     let now = state.now();
     let mut store = state.lock();
-    if let Some(previous) = store
+    let previous = store
         .releases
         .get(&caller.user_id)
         .and_then(|r| r.get(&request_id))
-    {
-        return if previous.job_ids == job_ids {
-            Ok(Json(previous.response.clone()))
-        } else {
-            Err(ApiError::conflict(
+        .map(|p| (p.job_ids == job_ids, p.response.clone()));
+    if let Some((same_jobs, response)) = previous {
+        if !same_jobs {
+            return Err(ApiError::conflict(
                 ErrorCode::IdempotencyConflict,
                 "this clientRequestId was used for other jobs",
-            ))
-        };
+            ));
+        }
+        // A replay may bring fresher URLs for jobs the printer has not started yet.
+        for (id, url) in fresh_urls {
+            if let Some(job) = store.jobs.get_mut(&id) {
+                if job.state == JobState::Releasing {
+                    if let Some(t) = job.transfer.as_mut() {
+                        t.download_url = url;
+                    }
+                }
+            }
+        }
+        drop(store);
+        return Ok(answer(&state, Json(response)));
     }
     let session = store.session_of(&caller).cloned().ok_or_else(|| {
         ApiError::conflict(ErrorCode::NoActiveSession, "log in at a printer first")
     })?;
+    let capabilities = store
+        .printers
+        .get(&session.printer_id)
+        .map(|p| p.capabilities.clone());
     for id in &job_ids {
         let job = owned_job(&store, &caller, id)?;
         if job.state != JobState::Waiting {
@@ -277,11 +326,17 @@ pub async fn release(
                 format!("job {id} is {}, not waiting", state_name(job.state)),
             ));
         }
+        if let Some(caps) = &capabilities {
+            check_capabilities(id, &job.options, caps)?;
+        }
     }
     for id in &job_ids {
         if let Some(job) = store.jobs.get_mut(id) {
             job.printer_id = Some(session.printer_id.clone());
             job.session_id = Some(session.id.clone());
+            if let (Some(url), Some(t)) = (fresh_urls.remove(id), job.transfer.as_mut()) {
+                t.download_url = url;
+            }
         }
         store.set_job_state(id, JobState::Releasing, None, now);
     }
@@ -306,7 +361,41 @@ pub async fn release(
             at: now,
         },
     );
-    Ok(Json(response))
+    drop(store);
+    Ok(answer(&state, Json(response)))
+}
+
+/// The release answer, unless a fault switch says it is lost on the way.
+fn answer(state: &Shared, body: Json<Value>) -> Response {
+    if state.faults.take_release_drop() {
+        tracing::info!("fault: release answer dropped");
+        return crate::faults::lost_answer(body.into_response());
+    }
+    body.into_response()
+}
+
+/// Refuses a job the session's printer cannot print as asked, naming the option.
+fn check_capabilities(id: &str, options: &JobOptions, caps: &Capabilities) -> Result<(), ApiError> {
+    let refused = if options.color && !caps.color {
+        Some("color")
+    } else if options.duplex != Duplex::None && !caps.duplex {
+        Some("duplex")
+    } else if options
+        .media
+        .as_ref()
+        .is_some_and(|m| !caps.media_sizes.iter().any(|s| s.eq_ignore_ascii_case(m)))
+    {
+        Some("media")
+    } else {
+        None
+    };
+    match refused {
+        Some(option) => Err(ApiError::conflict(
+            ErrorCode::OptionNotSupported,
+            format!("job {id}: the printer does not support `options.{option}`"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The wire name of a state, for messages.

@@ -28,6 +28,7 @@ pub mod discovery;
 mod error;
 mod events;
 mod extract;
+mod faults;
 mod jobs;
 mod me;
 pub mod mfp;
@@ -58,6 +59,7 @@ use url::Url;
 
 pub use clock::{SimClock, SimTime};
 pub use config::SimConfig;
+pub use faults::RegionFaults;
 pub use error::{ErrorCode, SimError};
 pub use mfp::{MfpConfig, MfpHandle};
 pub use microsoft::graph::faults::{Faults, GraphStats, ThrottleStatus};
@@ -447,6 +449,11 @@ impl RegionHandle {
         let store = self.state.lock();
         let user = store.user_by_email(email)?;
         store.session_of_user(&user.id).map(|s| s.id.clone())
+    }
+
+    /// The region's fault switches (lost release answers, cut event streams, request delay).
+    pub fn faults(&self) -> &RegionFaults {
+        &self.state.faults
     }
 
     /// Id of the latest event of this region (0 before any).

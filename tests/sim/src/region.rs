@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use crate::clock::{SimClock, SimTime};
 use crate::config::{RegionConfig, SimConfig};
 use crate::error::{ApiError, ErrorCode};
+use crate::faults::{delay_layer, RegionFaults};
 use crate::stats::Stats;
 use crate::store::Store;
 use crate::{events, jobs, me, oauth, pairing, printer_side, printers, scans, sessions};
@@ -28,6 +29,8 @@ pub struct RegionState {
     pub clock: SimClock,
     pub stats: Stats,
     pub shutdown: watch::Receiver<bool>,
+    /// Fault switches (all off unless a test turns one on).
+    pub faults: RegionFaults,
     store: Mutex<Store>,
 }
 
@@ -47,6 +50,7 @@ impl RegionState {
             clock,
             stats: Stats::default(),
             shutdown,
+            faults: RegionFaults::default(),
         }
     }
 
@@ -112,6 +116,7 @@ pub fn router(state: Shared) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), delay_layer))
         .with_state(state)
 }
 

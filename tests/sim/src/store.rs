@@ -217,6 +217,21 @@ pub struct JobOptions {
     pub color: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_ranges: Option<String>,
+    /// Media size asked for, one of the printer's `mediaSizes` (checked at release).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<String>,
+}
+
+/// Where a job's document lives, so a client releasing it later can fetch a fresh download URL:
+/// opaque OneDrive ids only, never a path or a name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JobSource {
+    /// The OneDrive drive id, when the client gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_id: Option<String>,
+    /// The OneDrive item id.
+    pub item_id: String,
 }
 
 /// What the printer needs to fetch a job's document; dropped when the job is final.
@@ -226,6 +241,7 @@ pub struct JobTransfer {
     pub download_url: String,
     pub size: u64,
     pub content_type: String,
+    pub source: Option<JobSource>,
 }
 
 /// A print job. The server keeps its file name; never its content.

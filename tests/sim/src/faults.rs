@@ -1,0 +1,154 @@
+//! Fault switches of a Roger region, for tests of the clients' recovery: lost release
+//! answers, event streams cut mid-way, and a fixed delay on every request (latency benchmarks).
+//!
+//! All switches are off at start-up and change at run time through [`RegionFaults`]
+//! (`RegionHandle::faults`).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::region::Shared;
+
+#[derive(Debug, Default)]
+struct Switches {
+    /// Release requests still to be processed and then answered with a dropped connection.
+    drop_release_answers: u32,
+    /// Every event stream opened from now on is cut after this many events.
+    cut_streams_after: Option<u32>,
+    /// Added before every request of the region is handled.
+    delay: Duration,
+}
+
+/// The region's fault switches and what they did.
+#[derive(Debug, Default)]
+pub struct RegionFaults {
+    switches: Mutex<Switches>,
+    dropped_release_answers: AtomicU64,
+    cut_streams: AtomicU64,
+}
+
+impl RegionFaults {
+    fn with<T>(&self, f: impl FnOnce(&mut Switches) -> T) -> T {
+        let mut guard = self
+            .switches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    /// The next `n` `POST /api/v1/jobs/release` requests are carried out (jobs released,
+    /// replay recorded) but their answer is lost: the connection drops before the body.
+    pub fn drop_release_answers(&self, n: u32) {
+        self.with(|s| s.drop_release_answers = n);
+    }
+
+    /// Event streams are cut (the connection closed) after `events` events each, for every
+    /// stream opened from now on; `None` stops cutting.
+    pub fn cut_event_streams_after(&self, events: Option<u32>) {
+        self.with(|s| s.cut_streams_after = events.map(|n| n.max(1)));
+    }
+
+    /// Every request of the region waits `delay` before it is handled (`Duration::ZERO` is off).
+    pub fn delay_requests(&self, delay: Duration) {
+        self.with(|s| s.delay = delay);
+    }
+
+    /// All switches off.
+    pub fn reset(&self) {
+        self.with(|s| *s = Switches::default());
+    }
+
+    /// Release answers dropped so far.
+    pub fn dropped_release_answers(&self) -> u64 {
+        self.dropped_release_answers.load(Ordering::Relaxed)
+    }
+
+    /// Event streams cut so far.
+    pub fn cut_streams(&self) -> u64 {
+        self.cut_streams.load(Ordering::Relaxed)
+    }
+
+    /// Whether this release's answer must be lost (and counts it).
+    pub(crate) fn take_release_drop(&self) -> bool {
+        let take = self.with(|s| {
+            let take = s.drop_release_answers > 0;
+            s.drop_release_answers = s.drop_release_answers.saturating_sub(1);
+            take
+        });
+        if take {
+            self.dropped_release_answers.fetch_add(1, Ordering::Relaxed);
+        }
+        take
+    }
+
+    /// How many events a stream opened now may carry before it is cut.
+    pub(crate) fn stream_cut(&self) -> Option<u32> {
+        self.with(|s| s.cut_streams_after)
+    }
+
+    pub(crate) fn count_cut_stream(&self) {
+        self.cut_streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn delay(&self) -> Duration {
+        self.with(|s| s.delay)
+    }
+}
+
+/// A response whose status line and headers go out but whose body fails: the client sees the
+/// connection drop before it learns the outcome.
+pub(crate) fn lost_answer(response: Response) -> Response {
+    let (parts, _) = response.into_response().into_parts();
+    let body = Body::from_stream(futures::stream::once(async {
+        // A short pause lets the headers leave first, as when a network drops mid-answer.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Err::<axum::body::Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "fault: answer lost",
+        ))
+    }));
+    Response::from_parts(parts, body)
+}
+
+/// Middleware: the injected per-request delay.
+pub async fn delay_layer(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let delay = state.faults.delay();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_drops_are_counted_down() {
+        let faults = RegionFaults::default();
+        assert!(!faults.take_release_drop());
+        faults.drop_release_answers(2);
+        assert!(faults.take_release_drop());
+        assert!(faults.take_release_drop());
+        assert!(!faults.take_release_drop());
+        assert_eq!(faults.dropped_release_answers(), 2);
+    }
+
+    #[test]
+    fn stream_cuts_and_delay_reset() {
+        let faults = RegionFaults::default();
+        faults.cut_event_streams_after(Some(0));
+        assert_eq!(faults.stream_cut(), Some(1));
+        faults.delay_requests(Duration::from_millis(5));
+        assert_eq!(faults.delay(), Duration::from_millis(5));
+        faults.reset();
+        assert_eq!(faults.stream_cut(), None);
+        assert!(faults.delay().is_zero());
+    }
+}
