@@ -19,6 +19,7 @@ pub mod error;
 pub mod net;
 pub mod oauth;
 pub mod onedrive;
+pub mod printer;
 pub mod secret;
 pub mod store;
 

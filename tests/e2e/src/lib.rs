@@ -1,6 +1,7 @@
 //! Shared helpers of the end-to-end tests (in `tests/`): the core's configuration for a running
 //! reference cloud.
 
+use roger_core::accounts::Accounts;
 use roger_core::Config;
 use roger_sim::CloudHandle;
 
@@ -15,4 +16,36 @@ pub fn core_config(cloud: &CloudHandle) -> Config {
     config.microsoft.client.client_id = cloud.identity().client_id().to_owned();
     config.graph_url = cloud.graph_url.clone();
     config
+}
+
+/// Signs `accounts` in to Microsoft (OneDrive) as `user`, playing the browser step.
+pub async fn sign_in_microsoft(
+    cloud: &CloudHandle,
+    accounts: &Accounts,
+    user: &str,
+    password: &str,
+) {
+    let url = accounts.begin_microsoft_sign_in().await.unwrap();
+    let redirect = cloud
+        .identity()
+        .browser_login(&url, user, password)
+        .unwrap();
+    accounts.complete_sign_in(redirect.as_str()).await.unwrap();
+}
+
+/// Signs `accounts` in to Roger in `region` as `user`, playing the browser step.
+pub async fn sign_in_roger(
+    cloud: &CloudHandle,
+    accounts: &Accounts,
+    region: &str,
+    user: &str,
+    password: &str,
+) {
+    let url = accounts.begin_sign_in(Some(region)).await.unwrap();
+    let redirect = cloud
+        .region(region)
+        .unwrap()
+        .browser_login(&url, user, password)
+        .unwrap();
+    accounts.complete_sign_in(redirect.as_str()).await.unwrap();
 }

@@ -9,7 +9,7 @@ use roger_core::onedrive::{
     RetryPolicy, TransferError,
 };
 use roger_core::store::MemoryStore;
-use roger_e2e::core_config;
+use roger_e2e::{core_config, sign_in_microsoft};
 use roger_sim::{Cloud, CloudHandle, SimConfig, ThrottleStatus};
 use sha2::{Digest, Sha256};
 
@@ -28,12 +28,7 @@ async fn signed_in() -> World {
         OpenOptions::default(),
     )
     .unwrap();
-    let url = accounts.begin_microsoft_sign_in().await.unwrap();
-    let redirect = cloud
-        .identity()
-        .browser_login(&url, ALICE.0, ALICE.1)
-        .unwrap();
-    accounts.complete_sign_in(redirect.as_str()).await.unwrap();
+    sign_in_microsoft(&cloud, &accounts, ALICE.0, ALICE.1).await;
     World { cloud, accounts }
 }
 

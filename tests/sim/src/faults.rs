@@ -31,6 +31,7 @@ pub struct RegionFaults {
     switches: Mutex<Switches>,
     dropped_release_answers: AtomicU64,
     cut_streams: AtomicU64,
+    pairing_requests: AtomicU64,
 }
 
 impl RegionFaults {
@@ -67,6 +68,12 @@ impl RegionFaults {
     /// Release answers dropped so far.
     pub fn dropped_release_answers(&self) -> u64 {
         self.dropped_release_answers.load(Ordering::Relaxed)
+    }
+
+    /// Requests to `/api/v1/pairings/…` so far (a phone's lookups and decisions), whatever their
+    /// outcome: lets a test check that a refused code sent nothing.
+    pub fn pairing_requests(&self) -> u64 {
+        self.pairing_requests.load(Ordering::Relaxed)
     }
 
     /// Event streams cut so far.
@@ -116,8 +123,14 @@ pub(crate) fn lost_answer(response: Response) -> Response {
     Response::from_parts(parts, body)
 }
 
-/// Middleware: the injected per-request delay.
+/// Middleware: the injected per-request delay (and the pairing request counter).
 pub async fn delay_layer(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/api/v1/pairings") {
+        state
+            .faults
+            .pairing_requests
+            .fetch_add(1, Ordering::Relaxed);
+    }
     let delay = state.faults.delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
+use crate::config::Capabilities;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{parse_unique_pairs, ApiJson, PathParam};
 use crate::region::Shared;
 use crate::secret::new_id;
-use crate::config::Capabilities;
 use crate::store::{
     Duplex, Job, JobOptions, JobSource, JobState, JobTransfer, ReleaseRecord, Store,
 };

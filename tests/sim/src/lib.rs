@@ -59,8 +59,8 @@ use url::Url;
 
 pub use clock::{SimClock, SimTime};
 pub use config::SimConfig;
-pub use faults::RegionFaults;
 pub use error::{ErrorCode, SimError};
+pub use faults::RegionFaults;
 pub use mfp::{MfpConfig, MfpHandle};
 pub use microsoft::graph::faults::{Faults, GraphStats, ThrottleStatus};
 pub use microsoft::identity::IdentityStats;

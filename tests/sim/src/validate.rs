@@ -133,6 +133,37 @@ pub fn page_ranges(value: &str) -> Result<&str, ApiError> {
     Ok(value)
 }
 
+/// An opaque reference issued by another service (a OneDrive drive or item id): 1–256 ASCII
+/// letters, digits and `! - _ . :` (drive ids of OneDrive for Business start with `b!`).
+pub fn opaque_ref<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
+    let ok = (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'!' | b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(format!(
+            "`{field}` must be 1–256 characters of letters, digits, ! - _ . :"
+        )))
+    }
+}
+
+/// A media size name such as `A4` or `Letter`: 1–32 ASCII letters, digits and `- _ .`.
+pub fn media(value: &str) -> Result<&str, ApiError> {
+    let ok = (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ApiError::invalid(
+            "`options.media` must be 1–32 characters of letters, digits, - _ .",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,36 +196,5 @@ mod tests {
         assert!(file_name("a\u{0}b").is_err());
         assert!(file_name(&"x".repeat(256)).is_err());
         assert!(file_name("  ").is_err());
-    }
-}
-
-/// An opaque reference issued by another service (a OneDrive drive or item id): 1–256 ASCII
-/// letters, digits and `! - _ . :` (drive ids of OneDrive for Business start with `b!`).
-pub fn opaque_ref<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
-    let ok = (1..=256).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'!' | b'-' | b'_' | b'.' | b':'));
-    if ok {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid(format!(
-            "`{field}` must be 1–256 characters of letters, digits, ! - _ . :"
-        )))
-    }
-}
-
-/// A media size name such as `A4` or `Letter`: 1–32 ASCII letters, digits and `- _ .`.
-pub fn media(value: &str) -> Result<&str, ApiError> {
-    let ok = (1..=32).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(value)
-    } else {
-        Err(ApiError::invalid(
-            "`options.media` must be 1–32 characters of letters, digits, - _ .",
-        ))
     }
 }
