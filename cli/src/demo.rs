@@ -1,47 +1,47 @@
-//! `roger demo`: starts the reference cloud on loopback and walks the flow with the real core.
+//! `roger demo`: starts the reference cloud on loopback and walks the whole story at the printer
+//! with the real core, narrating each step with its time.
 //!
 //! Every step goes over real sockets. The demo keeps its secrets in an in-memory store so it
-//! never touches the desktop keyring.
+//! never touches the desktop keyring, and its files under `out/`.
 
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
-use std::path::Path;
-use std::time::Duration;
+use anyhow::{anyhow, ensure, Context};
+use sha2::{Digest, Sha256};
 
 use roger_core::accounts::{Accounts, OpenOptions};
 use roger_core::auth::AuthState;
-use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive};
-use roger_core::pairing::{parse_pairing_payload, policy_from_regions};
+use roger_core::onedrive::{AfterPrint, CancelFlag, OneDrive};
+use roger_core::pairing::{parse_pairing_payload, policy_from_regions, PairingPayload};
+use roger_core::printer::{
+    Duplex, EventSubscription, LocalFile, PrintOptions, PrintService, PrintServiceOptions,
+    PrinterEvent, PrinterSession, ReleaseIntent, Right,
+};
 use roger_core::qr::{scan, LumaFrame, PipelineOptions, Stage};
 use roger_core::store::MemoryStore;
 use roger_e2e::core_config;
-use roger_sim::{Cloud, MfpConfig, SimConfig};
+use roger_sim::mfp::QrModules;
+use roger_sim::{Cloud, CloudHandle, MfpConfig, MfpHandle, SimConfig};
 
 /// The demo user of the reference cloud (test data, not a real account).
 const DEMO_USER: (&str, &str) = ("alice@contoso.example", "alice-password");
-
-/// The printer whose screen the demo scans.
+/// The printer the demo walks up to.
 const DEMO_PRINTER: &str = "contoso-reception";
-/// Where the demo writes the printer's QR code and camera frame.
+/// Where the demo writes the printer's QR code, its camera frame and the local document.
 const OUT_DIR: &str = "out";
+/// How long the demo waits for the printer or the cloud before it calls a step failed.
+const WAIT: Duration = Duration::from_secs(30);
 
-fn save_gray_png(path: &Path, width: u32, height: u32, pixels: Vec<u8>) -> anyhow::Result<()> {
-    let image = image::GrayImage::from_raw(width, height, pixels)
-        .ok_or_else(|| anyhow!("frame size does not match its pixels"))?;
-    image
-        .save(path)
-        .with_context(|| format!("writing {}", path.display()))
-}
-
-fn step(n: u32, text: &str) {
-    println!("\n[{n}] {text}");
-}
-
+/// Starts the reference cloud, walks the story, and shuts the cloud down again. A failing step
+/// ends the walk with its number, its title and the error.
 pub async fn run(serve: bool) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let sim = SimConfig {
-        mfps: vec![MfpConfig::for_printer(DEMO_PRINTER)],
+        // The MFP answers at once instead of at a person's pace; the protocol is the same.
+        mfps: vec![MfpConfig::for_printer(DEMO_PRINTER).fast()],
         ..SimConfig::default()
     };
     let cloud = Cloud::start(sim)
@@ -55,122 +55,64 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         println!("  {name:<24} {url}");
     }
 
-    let accounts = Accounts::open(
-        core_config(&cloud),
+    let mut story = Story::new();
+    let walked = walk(&cloud, &mut story).await;
+    if walked.is_ok() && serve {
+        println!("\nServing until Ctrl-C…");
+        tokio::signal::ctrl_c().await?;
+    }
+    cloud.shutdown().await;
+    match walked {
+        Ok(()) => {
+            story.summary();
+            Ok(())
+        }
+        Err(error) => Err(error.context(format!(
+            "the demo stopped at step {} ({})",
+            story.steps.len(),
+            story.steps.last().map_or("start", |s| s.title.as_str())
+        ))),
+    }
+}
+
+async fn walk(cloud: &CloudHandle, story: &mut Story) -> anyhow::Result<()> {
+    std::fs::create_dir_all(OUT_DIR).with_context(|| format!("creating {OUT_DIR}/"))?;
+    let out = Path::new(OUT_DIR);
+    // The print service's after-print ledger belongs to this run's cloud only.
+    let state_dir = out.join("state");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let accounts = Arc::new(Accounts::open(
+        core_config(cloud),
         Arc::new(MemoryStore::new()),
         OpenOptions::default(),
-    )?;
+    )?);
 
-    step(1, "Region discovery");
-    for region in accounts.regions().await? {
+    story.step("Region discovery");
+    let regions = accounts.regions().await?;
+    for region in &regions {
         println!(
             "  {:<4} {:<16} api {}  issuer {}",
             region.id, region.display_name, region.api_url, region.issuer
         );
     }
+    let policy = policy_from_regions(&regions, true);
 
-    step(
-        2,
-        "Sign in to Roger (authorization code + PKCE S256, region eu)",
-    );
+    story.step("Sign in to Roger (authorization code + PKCE S256, region eu)");
     let authorize = accounts.begin_sign_in(Some("eu")).await?;
     println!(
-        "  open in the system browser: {}{}?…",
+        "  the system browser opens {}{}?…",
         authorize.origin().ascii_serialization(),
         authorize.path()
     );
-    let eu = cloud
+    let redirect = cloud
         .region("eu")
-        .ok_or_else(|| anyhow!("the cloud has no eu region"))?;
-    let redirect = eu
+        .ok_or_else(|| anyhow!("the cloud has no eu region"))?
         .browser_login(&authorize, DEMO_USER.0, DEMO_USER.1)
         .map_err(|e| anyhow!("scripted browser login: {e}"))?;
-    println!(
-        "  the browser returns to {}:{}?code=…&state=…&iss=…",
-        redirect.scheme(),
-        redirect.path()
-    );
     let state = accounts.complete_sign_in(redirect.as_str()).await?;
     println!("  {}", describe(&state));
 
-    step(3, "An authorised call (printers of the tenant)");
-    let region = accounts.signed_in_region().await?;
-    let url = region.api_url.join("api/v1/printers")?;
-    let http = accounts.http().clone();
-    let response = accounts
-        .roger()
-        .send("listing printers", |token| {
-            http.get(url.clone()).bearer_auth(token)
-        })
-        .await?;
-    let body: serde_json::Value = response.error_for_status()?.json().await?;
-    for printer in body["printers"].as_array().into_iter().flatten() {
-        println!(
-            "  {:<20} {:<28} {}",
-            printer["id"].as_str().unwrap_or("?"),
-            printer["name"].as_str().unwrap_or("?"),
-            printer["location"].as_str().unwrap_or("")
-        );
-    }
-
-    step(4, "The printer shows its login QR code");
-    let mfp = cloud
-        .mfp(DEMO_PRINTER)
-        .ok_or_else(|| anyhow!("no simulated MFP for {DEMO_PRINTER}"))?;
-    let qr = mfp
-        .wait_for_new_qr(None, Duration::from_secs(10))
-        .await
-        .map_err(|e| anyhow!("the MFP shows no code: {e:?}"))?;
-    std::fs::create_dir_all(OUT_DIR)?;
-    let qr_path = Path::new(OUT_DIR).join("mfp-qr.png");
-    std::fs::write(&qr_path, &qr.png)?;
-    let frame = mfp.camera_frame(1280, 720);
-    let frame_path = Path::new(OUT_DIR).join("mfp-camera.png");
-    save_gray_png(&frame_path, frame.width, frame.height, frame.pixels.clone())?;
-    println!(
-        "  {DEMO_PRINTER} shows code {} (QR saved to {})",
-        qr.user_code,
-        qr_path.display()
-    );
-    println!(
-        "  a 1280x720 camera view of its screen: {}",
-        frame_path.display()
-    );
-
-    step(
-        5,
-        "The phone decodes the camera frame and checks the payload",
-    );
-    let luma = LumaFrame::packed(&frame.pixels, frame.width as usize, frame.height as usize)?;
-    let started = std::time::Instant::now();
-    let outcome = scan(&luma, &PipelineOptions::default());
-    let decoded = outcome
-        .codes
-        .first()
-        .ok_or_else(|| anyhow!("no QR code read from the camera frame ({:?})", outcome.hint))?;
-    let by = match outcome.stage {
-        Some(Stage::Roi) => "the region carried from the previous frame",
-        Some(Stage::Downscaled) => "the downscaled first pass",
-        Some(Stage::Locator) => "the full-resolution pass",
-        Some(Stage::Dense) => "the dense full-resolution pass",
-        Some(Stage::PlainFallback) | None => "rqrr's own detector",
-    };
-    println!(
-        "  read in {:.1} ms by {by}",
-        started.elapsed().as_secs_f64() * 1000.0,
-    );
-    let policy = policy_from_regions(&accounts.regions().await?, true);
-    let payload = parse_pairing_payload(&decoded.text, &policy)?;
-    println!(
-        "  trusted Roger code {} for region {}: checked before any request is sent",
-        payload.user_code.display(),
-        payload.region_id
-    );
-
-    step(
-        6,
-        "Sign in to Microsoft for OneDrive (PKCE; Files.ReadWrite offline_access User.Read)",
-    );
+    story.step("Sign in to Microsoft for OneDrive (PKCE; Files.ReadWrite offline_access)");
     let authorize = accounts.begin_microsoft_sign_in().await?;
     let redirect = cloud
         .identity()
@@ -180,95 +122,468 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
         "  {}",
         describe(&accounts.complete_sign_in(redirect.as_str()).await?)
     );
+    let drive = Arc::new(OneDrive::new(
+        accounts.config(),
+        accounts.microsoft().clone(),
+    )?);
+    let service = PrintService::new(
+        accounts.clone(),
+        drive.clone(),
+        PrintServiceOptions {
+            data_dir: Some(state_dir),
+            ..PrintServiceOptions::default()
+        },
+    )?;
+    let mut events = service.subscribe();
+    service.start_events();
 
-    step(
-        7,
-        "OneDrive: ensure Print, upload a local file (upload session), list Print",
-    );
-    let drive = OneDrive::new(accounts.config(), accounts.microsoft().clone())?;
-    let print = drive.folder_id(KnownFolder::Print).await?;
-    let local = Path::new(OUT_DIR).join("demo-document.pdf");
-    let body: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&local, &body)?;
-    let item = drive
-        .upload_file(
-            &local,
-            &print,
-            "Quarterly report #3.pdf",
-            &|done, total| {
-                if done == total {
-                    println!("  uploaded {total} bytes");
-                }
-            },
-            &CancelFlag::new(),
-            &|_| {},
-        )
-        .await?;
-    for entry in drive.list_print().await? {
+    story.step("Queue a document from OneDrive \"Print\" (before walking to the printer)");
+    let report = document(420_000, 7);
+    cloud
+        .graph()
+        .put_file(DEMO_USER.0, "Print/Quarterly report.pdf", report.clone())
+        .map_err(|e| anyhow!("putting the document into OneDrive: {e}"))?;
+    let listing = drive.list_print().await?;
+    for entry in &listing {
         println!(
-            "  {:<28} {:>9} bytes  {:?}",
+            "  Print/{:<28} {:>9} bytes  {:?}",
             entry.name, entry.size, entry.printability
         );
     }
-    let copy = Path::new(OUT_DIR).join("downloaded-report.pdf");
-    let bar = indicatif::ProgressBar::new(item.size).with_style(
+    let item = listing
+        .iter()
+        .find(|i| i.name == "Quarterly report.pdf")
+        .ok_or_else(|| anyhow!("the document is not listed in \"Print\""))?;
+    let options = PrintOptions {
+        copies: 2,
+        duplex: Duplex::LongEdge,
+        ..PrintOptions::default()
+    };
+    let queued = service
+        .print_onedrive(&item.id, &options, AfterPrint::MoveToPrinted)
+        .await?;
+    println!(
+        "  job {} queued: {} copies, duplex, {:?}; moves to \"Printed\" once printed",
+        queued.id, queued.options.copies, queued.state
+    );
+
+    story.step("At the printer: it shows its login QR code");
+    let mfp = cloud
+        .mfp(DEMO_PRINTER)
+        .ok_or_else(|| anyhow!("no simulated MFP for {DEMO_PRINTER}"))?;
+    let qr = mfp
+        .wait_for_new_qr(None, WAIT)
+        .await
+        .map_err(|e| anyhow!("the printer shows no code: {e:?}"))?;
+    let qr_path = out.join("mfp-qr.png");
+    std::fs::write(&qr_path, &qr.png).with_context(|| format!("writing {}", qr_path.display()))?;
+    if std::io::stdout().is_terminal() {
+        draw_qr(&qr.modules);
+    }
+    println!(
+        "  {DEMO_PRINTER} shows code {} (QR saved to {})",
+        qr.user_code,
+        qr_path.display()
+    );
+
+    story.step("The phone's camera reads the screen; the core decodes and checks the code");
+    let payload = read_camera(mfp, &policy, out)?;
+    println!(
+        "  trusted Roger code {} for region {}: checked before any request is sent",
+        payload.user_code.display(),
+        payload.region_id
+    );
+
+    story.step("Preview: what the person is about to approve");
+    let preview = service.preview(&payload).await?;
+    let printer = preview.printer();
+    println!(
+        "  printer  {} ({}), {}",
+        printer.name,
+        printer.model.as_deref().unwrap_or("model unknown"),
+        printer.location.as_deref().unwrap_or("no location")
+    );
+    println!(
+        "  tenant   {} ({})",
+        preview.tenant().name,
+        preview.tenant().id
+    );
+    println!(
+        "  client   {} asks for {}",
+        preview.client_name().unwrap_or(preview.client_id()),
+        preview.scopes().join(" ")
+    );
+    let left = preview.remaining().as_secs();
+    println!(
+        "  code {} expires in {}:{:02}",
+        preview.display_code(),
+        left / 60,
+        left % 60
+    );
+
+    story.step("Approve: the printer logs the person in");
+    service.approve(preview).await?;
+    mfp.wait_for_state(|s| s.is_session_open(), WAIT)
+        .await
+        .map_err(|e| anyhow!("the printer did not open a session: {e:?}"))?;
+    let session = wait_session(&service, |s| s.can(Right::Scan)).await?;
+    println!("  {}", describe_session(&session));
+    show_events(&mut events).await;
+
+    story.step("Release every waiting job (one intent, one client request id)");
+    let intent = service
+        .release_all_intent()
+        .await?
+        .ok_or_else(|| anyhow!("no job is waiting"))?;
+    let released = service.release(&intent).await?;
+    println!(
+        "  {} job(s) released to {} with client request id {}",
+        released.jobs.len(),
+        released.printer_id,
+        released.client_request_id
+    );
+    let printed = mfp
+        .wait_printed(1, WAIT)
+        .await
+        .map_err(|e| anyhow!("the printer printed nothing: {e:?}"))?;
+    let out_job = printed
+        .iter()
+        .find(|p| p.job_id == queued.id)
+        .ok_or_else(|| anyhow!("the printer printed another job"))?;
+    ensure!(out_job.sha256 == sha(&report), "the printed bytes differ");
+    println!(
+        "  printed {} × {} ({} bytes, SHA-256 matches the OneDrive file)",
+        out_job.copies, out_job.file_name, out_job.size
+    );
+    wait_events(&mut events, |e| is_printed(e, &queued.id)).await?;
+
+    story.step("Print a local file (resumable upload to \"Print\", then release)");
+    let local_bytes = document(5 * 1024 * 1024 + 17, 3);
+    let local_path = out.join("Travel expenses.pdf");
+    std::fs::write(&local_path, &local_bytes)
+        .with_context(|| format!("writing {}", local_path.display()))?;
+    let bar = indicatif::ProgressBar::new(local_bytes.len() as u64).with_style(
         indicatif::ProgressStyle::with_template(
-            "  download {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            "  upload {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
         )
         .map_err(|e| anyhow!("progress style: {e}"))?,
     );
-    let bytes = drive
-        .download_to_file(
-            &item.id,
-            &copy,
-            &|done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
+    let local_job = service
+        .print_local(
+            LocalFile {
+                path: &local_path,
+                name: None,
+                progress: &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+                cancel: &CancelFlag::new(),
             },
-            &CancelFlag::new(),
+            &PrintOptions::default(),
+            AfterPrint::Delete,
         )
         .await?;
     bar.finish();
-    anyhow::ensure!(std::fs::read(&copy)? == body, "the downloaded copy differs");
     println!(
-        "  downloaded {bytes} bytes back to {}: identical",
-        copy.display()
+        "  job {} queued for {}; deleted from \"Print\" once printed",
+        local_job.id, local_job.file_name
     );
-    let download = drive.download_url(&item.id).await?;
-    println!(
-        "  a print job would carry a pre-authenticated URL on {} (no bearer token goes there)",
-        download.origin().ascii_serialization()
-    );
-
-    step(
-        8,
-        "Access token expires (reference cloud clock +21 min): silent refresh",
-    );
-    cloud.clock().advance(Duration::from_secs(21 * 60));
-    let response = accounts
-        .roger()
-        .send("listing printers", |token| {
-            http.get(url.clone()).bearer_auth(token)
-        })
+    service
+        .release(&ReleaseIntent::new(&[local_job.id.as_str()])?)
         .await?;
-    println!(
-        "  HTTP {} after {} refresh request(s) at the server",
-        response.status().as_u16(),
-        eu.stats().refresh_requests()
+    let printed = mfp
+        .wait_printed(2, WAIT)
+        .await
+        .map_err(|e| anyhow!("the printer did not print the local file: {e:?}"))?;
+    let out_job = printed
+        .iter()
+        .find(|p| p.job_id == local_job.id)
+        .ok_or_else(|| anyhow!("the printer printed another job"))?;
+    ensure!(
+        out_job.sha256 == sha(&local_bytes),
+        "the printed bytes differ"
     );
+    println!(
+        "  printed {} ({} bytes, SHA-256 matches the local file)",
+        out_job.file_name, out_job.size
+    );
+    wait_events(&mut events, |e| is_printed(e, &local_job.id)).await?;
+    let remaining: Vec<String> = drive
+        .list_print()
+        .await?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    ensure!(
+        service.pending_after_print().is_empty(),
+        "after-print actions are still pending"
+    );
+    println!("  \"Print\" now holds {remaining:?} (the after-print actions ran)");
 
-    step(9, "Sign out: revoke and wipe");
+    story.step("Scan to OneDrive \"Scan\"");
+    let profiles = service.scan_profiles().await?;
+    let profile = profiles
+        .first()
+        .ok_or_else(|| anyhow!("the printer offers no scan profile"))?;
+    println!(
+        "  profile {} ({}, {} dpi)",
+        profile.name,
+        profile.format,
+        profile
+            .resolution_dpi
+            .map_or_else(|| "?".to_owned(), |d| d.to_string())
+    );
+    let spinner = indicatif::ProgressBar::new_spinner().with_message("waiting for the scan");
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let scanned = service.scan(&profile.id).await;
+    spinner.finish_and_clear();
+    let scanned = scanned?;
+    let landed = drive
+        .list_scans()
+        .await?
+        .into_iter()
+        .find(|i| i.id == scanned.item.id)
+        .ok_or_else(|| anyhow!("the scan is not listed in \"Scan\""))?;
+    println!(
+        "  Scan/{} ({} bytes) from scan {}",
+        landed.name, landed.size, scanned.scan_id
+    );
+    show_events(&mut events).await;
+
+    story.step("End the printer session from the phone");
+    service.end_session().await?;
+    mfp.wait_for_state(|s| !s.is_session_open(), WAIT)
+        .await
+        .map_err(|e| anyhow!("the printer kept its session: {e:?}"))?;
+    ensure!(
+        service.session().await?.is_none(),
+        "the session is still open"
+    );
+    println!("  logged out at {DEMO_PRINTER}; it shows a new code");
+
+    story.step("Sign out: revoke and wipe");
     accounts.sign_out().await?;
+    wait_events(&mut events, |e| matches!(e, PrinterEvent::SignedOut)).await?;
     println!("  Roger: {}", describe(&accounts.roger().state()));
     println!("  Microsoft: {}", describe(&accounts.microsoft().state()));
-
-    if serve {
-        println!("\nServing until Ctrl-C…");
-        tokio::signal::ctrl_c().await?;
-    }
-    cloud.shutdown().await;
-    println!("\nDemo finished.");
+    story.end();
     Ok(())
+}
+
+/// The steps walked so far, with their times.
+struct Story {
+    started: Instant,
+    steps: Vec<Step>,
+}
+
+struct Step {
+    title: String,
+    started: Instant,
+    took: Option<Duration>,
+}
+
+impl Story {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Ends the current step and announces the next.
+    fn step(&mut self, title: &str) {
+        self.end();
+        self.steps.push(Step {
+            title: title.to_owned(),
+            started: Instant::now(),
+            took: None,
+        });
+        println!("\n[{}] {title}", self.steps.len());
+    }
+
+    fn end(&mut self) {
+        if let Some(last) = self.steps.last_mut() {
+            if last.took.is_none() {
+                let took = last.started.elapsed();
+                last.took = Some(took);
+                println!("  ({} ms)", took.as_millis());
+            }
+        }
+    }
+
+    fn summary(&self) {
+        println!("\nThe whole story, step by step:");
+        for (n, step) in self.steps.iter().enumerate() {
+            let ms = step.took.map_or(0, |t| t.as_millis());
+            println!("  {:>2}. {:<78} {ms:>6} ms", n + 1, step.title);
+        }
+        println!(
+            "Demo finished in {:.1} s.",
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Takes a 1280×720 camera view of the printer's screen, saves it, and decodes it with the
+/// core's scanner, keeping the code that is a trusted Roger pairing code.
+fn read_camera(
+    mfp: &MfpHandle,
+    policy: &roger_core::pairing::PairingPolicy,
+    out: &Path,
+) -> anyhow::Result<PairingPayload> {
+    let frame = mfp.camera_frame(1280, 720);
+    let frame_path: PathBuf = out.join("mfp-camera.png");
+    image::GrayImage::from_raw(frame.width, frame.height, frame.pixels.clone())
+        .ok_or_else(|| anyhow!("frame size does not match its pixels"))?
+        .save(&frame_path)
+        .with_context(|| format!("writing {}", frame_path.display()))?;
+    println!("  camera frame 1280x720 saved to {}", frame_path.display());
+    let luma = LumaFrame::packed(&frame.pixels, frame.width as usize, frame.height as usize)?;
+    let started = Instant::now();
+    let outcome = scan(&luma, &PipelineOptions::default());
+    let took = started.elapsed();
+    let by = match outcome.stage {
+        Some(Stage::Roi) => "the region carried from the previous frame",
+        Some(Stage::Downscaled) => "the downscaled first pass",
+        Some(Stage::Locator) => "the full-resolution pass",
+        Some(Stage::Dense) => "the dense full-resolution pass",
+        Some(Stage::PlainFallback) | None => "rqrr's own detector",
+    };
+    let mut last_error = None;
+    for code in &outcome.codes {
+        match parse_pairing_payload(&code.text, policy) {
+            Ok(payload) => {
+                println!("  decoded in {:.1} ms by {by}", took.as_secs_f64() * 1000.0);
+                return Ok(payload);
+            }
+            Err(error) => last_error = Some(error),
+        }
+    }
+    match last_error {
+        Some(error) => Err(error.into()),
+        None => Err(anyhow!(
+            "no QR code read from the camera frame ({:?})",
+            outcome.hint
+        )),
+    }
+}
+
+/// Waits until the printer session satisfies `pred`, following the core's session updates.
+async fn wait_session(
+    service: &PrintService,
+    pred: impl Fn(&PrinterSession) -> bool,
+) -> anyhow::Result<PrinterSession> {
+    let mut updates = service.session_updates();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(session) = service.session().await? {
+            if pred(&session) {
+                return Ok(session);
+            }
+        }
+        tokio::select! {
+            changed = updates.changed() => changed.context("the print service stopped")?,
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(anyhow!("the printer session never got its rights"));
+            }
+        }
+    }
+}
+
+/// Prints events as they arrive until one satisfies `pred`.
+async fn wait_events(
+    events: &mut EventSubscription,
+    pred: impl Fn(&PrinterEvent) -> bool,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.next().await {
+            print_event(&event);
+            if pred(&event) {
+                return Ok(());
+            }
+        }
+        Err(anyhow!("the event stream closed"))
+    })
+    .await
+    .map_err(|_| anyhow!("the expected event never arrived"))?
+}
+
+/// Prints the events that have already arrived.
+async fn show_events(events: &mut EventSubscription) {
+    while let Ok(Some(event)) = tokio::time::timeout(Duration::from_millis(50), events.next()).await
+    {
+        print_event(&event);
+    }
+}
+
+fn print_event(event: &PrinterEvent) {
+    let line = match event {
+        PrinterEvent::Job { job_id, state, .. } => format!("job {job_id} {state:?}"),
+        PrinterEvent::Scan { scan_id, state, .. } => format!("scan {scan_id} {state:?}"),
+        PrinterEvent::Session {
+            printer_id, change, ..
+        } => format!("session at {printer_id} {change:?}"),
+        PrinterEvent::Resynced { jobs, .. } => format!("resynced ({} jobs)", jobs.len()),
+        PrinterEvent::Connected => "stream connected".to_owned(),
+        PrinterEvent::Disconnected { retry_in } => {
+            format!("stream dropped, retry in {} ms", retry_in.as_millis())
+        }
+        PrinterEvent::SignedOut => "signed out: stream stopped".to_owned(),
+    };
+    println!("  event: {line}");
+}
+
+fn is_printed(event: &PrinterEvent, id: &str) -> bool {
+    matches!(event, PrinterEvent::Job { job_id, state, .. }
+        if job_id == id && *state == roger_core::printer::JobState::Printed)
+}
+
+/// Draws the QR code with half blocks, two module rows per line, dark on light.
+fn draw_qr(modules: &QrModules) {
+    let quiet = 2i64;
+    let width = modules.width() as i64;
+    let mut y = -quiet;
+    while y < width + quiet {
+        let mut line = String::from("  \x1b[30;107m");
+        for x in -quiet..width + quiet {
+            line.push(match (modules.is_dark(x, y), modules.is_dark(x, y + 1)) {
+                (true, true) => '█',
+                (true, false) => '▀',
+                (false, true) => '▄',
+                (false, false) => ' ',
+            });
+        }
+        line.push_str("\x1b[0m");
+        println!("{line}");
+        y += 2;
+    }
+}
+
+/// A PDF-looking document of `len` bytes after the header.
+fn document(len: usize, seed: u8) -> Vec<u8> {
+    let mut bytes = b"%PDF-1.7\n".to_vec();
+    bytes.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    bytes
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn describe_session(session: &PrinterSession) -> String {
+    let at = session
+        .printer
+        .as_ref()
+        .map_or("a printer", |p| p.name.as_str());
+    let rights: Vec<String> = session.rights.iter().map(|r| format!("{r:?}")).collect();
+    format!(
+        "logged in at {at} (session {}), rights: {}",
+        session.id,
+        rights.join(", ")
+    )
 }
 
 /// One line for the UI: who is signed in, or why nobody is.

@@ -456,6 +456,25 @@ impl RegionHandle {
         &self.state.faults
     }
 
+    /// Records a job event for the user with this e-mail without changing any job, and
+    /// returns its id: lets a benchmark time event delivery from the moment the server has the
+    /// event. `None` if there is no such user.
+    pub fn push_job_event(&self, email: &str, job_id: &str) -> Option<u64> {
+        let now = self.state.now();
+        let mut store = self.state.lock();
+        let user_id = store.user_by_email(email)?.id.clone();
+        let id = store.events.next_id();
+        store.events.push(
+            &user_id,
+            events::EventPayload::Job {
+                job_id: job_id.to_owned(),
+                state: store::JobState::Printing,
+            },
+            now,
+        );
+        Some(id)
+    }
+
     /// Id of the latest event of this region (0 before any).
     pub fn last_event_id(&self) -> u64 {
         self.state.lock().events.next_id() - 1
