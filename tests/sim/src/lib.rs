@@ -24,6 +24,7 @@
 mod auth;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod discovery;
 mod error;
 mod events;
