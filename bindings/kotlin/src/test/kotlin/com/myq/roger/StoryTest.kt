@@ -53,7 +53,7 @@ class StoryTest {
     fun stop() = cloud.close()
 
     @Test
-    fun theWholeStoryAtThePrinter() = runBlocking {
+    fun theWholeStoryAtThePrinter() = runBlocking<Unit> {
         val report = document(300_000, 1)
         cloud.putFile("Print/report.pdf", report)
         val dataDir = tempDir("story")
