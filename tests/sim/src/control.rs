@@ -1,10 +1,10 @@
 //! A control API for tests written in other languages (the Kotlin and Swift bindings' tests):
 //! the hooks `CloudHandle` offers in Rust, over loopback HTTP with JSON. It plays the browser
-//! step of a sign-in, shows what an MFP displays and printed, seeds OneDrive files and moves
-//! the clock. It is a test harness: it binds to 127.0.0.1 only and is off unless asked for.
+//! step of a sign-in, shows what an MFP displays and printed, seeds OneDrive files, moves
+//! the clock and pushes events for delivery benchmarks. It is a test harness: it binds to 127.0.0.1 only and is off unless asked for.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -33,6 +33,7 @@ pub fn router(cloud: Shared) -> Router {
         .route("/mfp/{id}/status", get(mfp_status))
         .route("/graph/files", put(put_file).get(get_file))
         .route("/clock/advance", post(advance_clock))
+        .route("/events/push", post(push_events))
         .with_state(cloud)
 }
 
@@ -188,4 +189,46 @@ async fn advance_clock(State(cloud): State<Shared>, Query(a): Query<Advance>) ->
         .clock()
         .advance(Duration::from_secs(a.secs.min(365 * 24 * 3600)));
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Push {
+    user: String,
+    count: u32,
+    #[serde(default)]
+    every_us: u64,
+}
+
+/// `POST /events/push?user=&count=&every_us=` → `{first, last}`: records `count` (at most
+/// 100,000) job events for the user, one every `every_us` microseconds (0: all at once), and
+/// answers when all are recorded. Each job id is `bench-<n>-<unix µs when recorded>`, so a
+/// subscriber in another process can time delivery from the moment the server had the event.
+async fn push_events(State(cloud): State<Shared>, Query(p): Query<Push>) -> Response {
+    if p.count == 0 || p.count > 100_000 || p.every_us > 1_000_000 {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "count must be 1 to 100000 and every_us at most 1000000",
+        );
+    }
+    let Some(region) = cloud.regions.iter().find(|r| r.user_id(&p.user).is_some()) else {
+        return bad(StatusCode::NOT_FOUND, "no such user");
+    };
+    let start = tokio::time::Instant::now();
+    let (mut first, mut last) = (None, 0);
+    for n in 0..p.count {
+        if p.every_us > 0 {
+            tokio::time::sleep_until(start + Duration::from_micros(p.every_us * u64::from(n)))
+                .await;
+        }
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros();
+        let Some(id) = region.push_job_event(&p.user, &format!("bench-{n}-{micros}")) else {
+            return bad(StatusCode::NOT_FOUND, "no such user");
+        };
+        first.get_or_insert(id);
+        last = id;
+    }
+    Json(json!({ "first": first, "last": last })).into_response()
 }

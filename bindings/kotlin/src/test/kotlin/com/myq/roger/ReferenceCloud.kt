@@ -102,6 +102,39 @@ class ReferenceCloud : AutoCloseable {
         return if (response.statusCode() == 200) response.body() else null
     }
 
+    /** Records [count] job events for [user], one every [everyUs] µs (see the control API). */
+    fun pushEvents(user: String, count: Int, everyUs: Long): JSONObject {
+        val request = HttpRequest.newBuilder(
+            URI(control + "events/push?user=${q(user)}&count=$count&every_us=$everyUs"),
+        ).POST(HttpRequest.BodyPublishers.noBody()).build()
+        return JSONObject(String(send(request).body()))
+    }
+
+    private fun api(path: String) = url("eu api").trimEnd('/') + "/" + path
+
+    /** An access token of the phone app's client through the password grant, outside the core. */
+    fun passwordToken(user: String, password: String): String {
+        val form = listOf(
+            "grant_type" to "password", "client_id" to "roger-mobile", "username" to user,
+            "password" to password, "scope" to "print",
+        ).joinToString("&") { (k, v) -> "$k=${q(v)}" }
+        val request = HttpRequest.newBuilder(URI(api("oauth/token")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .POST(HttpRequest.BodyPublishers.ofString(form))
+            .build()
+        return JSONObject(String(send(request).body())).getString("access_token")
+    }
+
+    /** The lines of the user's event stream, read with [token] (a bare SSE client). */
+    fun eventLines(token: String): java.util.stream.Stream<String> {
+        val request = HttpRequest.newBuilder(URI(api("api/v1/session/events")))
+            .header("authorization", "Bearer $token")
+            .header("accept", "text/event-stream")
+            .GET()
+            .build()
+        return http.send(request, HttpResponse.BodyHandlers.ofLines()).body()
+    }
+
     override fun close() {
         process.destroy()
         if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly()
