@@ -1,7 +1,8 @@
 //! A control API for tests written in other languages (the Kotlin and Swift bindings' tests):
 //! the hooks `CloudHandle` offers in Rust, over loopback HTTP with JSON. It plays the browser
-//! step of a sign-in, shows what an MFP displays and printed, seeds OneDrive files, moves
-//! the clock and pushes events for delivery benchmarks. It is a test harness: it binds to 127.0.0.1 only and is off unless asked for.
+//! step of a sign-in, shows what an MFP displays and printed, seeds OneDrive files, moves the
+//! clock and pushes events for delivery benchmarks. It is a test harness: it binds to
+//! 127.0.0.1 only and is off unless asked for.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

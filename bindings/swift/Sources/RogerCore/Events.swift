@@ -1,5 +1,20 @@
 import Foundation
 
+/// An unbounded stream fed by the core's subscription that `subscribe` opens; ending the
+/// iteration cancels the subscription, and a failure to subscribe finishes the stream with it.
+private func subscriptionStream<Element: Sendable>(
+    _ subscribe: (AsyncThrowingStream<Element, Error>.Continuation) throws -> EventSubscription
+) -> AsyncThrowingStream<Element, Error> {
+    AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
+        do {
+            let subscription = try subscribe(continuation)
+            continuation.onTermination = { _ in subscription.cancel() }
+        } catch {
+            continuation.finish(throwing: error)
+        }
+    }
+}
+
 /// Forwards each event to a stream's continuation; ends the stream after sign-out.
 private final class StreamingEventListener: EventListener {
     let continuation: AsyncThrowingStream<PrinterEvent, Error>.Continuation
@@ -36,14 +51,7 @@ extension PrinterApi {
     /// cancelling its task) cancels the subscription. Events are buffered without bound, so a
     /// slow consumer loses none.
     public func events() -> AsyncThrowingStream<PrinterEvent, Error> {
-        AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
-            do {
-                let subscription = try subscribe(listener: StreamingEventListener(continuation))
-                continuation.onTermination = { _ in subscription.cancel() }
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
+        subscriptionStream { try subscribe(listener: StreamingEventListener($0)) }
     }
 }
 
@@ -51,13 +59,6 @@ extension AccountsApi {
     /// The Roger account's state as an `AsyncThrowingStream`: the current state first, then
     /// every change, until the iteration ends.
     public func rogerStates() -> AsyncThrowingStream<AuthState, Error> {
-        AsyncThrowingStream(bufferingPolicy: .unbounded) { continuation in
-            do {
-                let subscription = try watchRogerState(listener: StreamingAuthStateListener(continuation))
-                continuation.onTermination = { _ in subscription.cancel() }
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
+        subscriptionStream { try watchRogerState(listener: StreamingAuthStateListener($0)) }
     }
 }

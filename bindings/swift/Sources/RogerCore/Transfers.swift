@@ -12,6 +12,16 @@ public func withCancelHandle<T>(_ body: (CancelHandle) async throws -> T) async 
     }
 }
 
+/// Runs a transfer with the core's progress listener for `onProgress` (if any) and a
+/// ``CancelHandle`` bound to the calling task.
+private func transfer<T>(
+    onProgress: (@Sendable (UInt64, UInt64) -> Void)?,
+    _ body: (ProgressListener?, CancelHandle) async throws -> T
+) async throws -> T {
+    let listener = onProgress.map { ClosureProgressListener($0) }
+    return try await withCancelHandle { handle in try await body(listener, handle) }
+}
+
 /// A ``ProgressListener`` that calls a closure with the bytes done and the total.
 public final class ClosureProgressListener: ProgressListener {
     private let report: @Sendable (UInt64, UInt64) -> Void
@@ -37,8 +47,7 @@ extension PrinterApi {
         name: String? = nil,
         onProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) async throws -> PrintJob {
-        let listener = onProgress.map { ClosureProgressListener($0) }
-        return try await withCancelHandle { handle in
+        try await transfer(onProgress: onProgress) { listener, handle in
             try await printLocal(
                 path: path, name: name, options: options, afterPrint: afterPrint,
                 progress: listener, cancel: handle
@@ -61,8 +70,7 @@ extension OneDriveApi {
         name: String,
         onProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) async throws -> DriveItem {
-        let listener = onProgress.map { ClosureProgressListener($0) }
-        return try await withCancelHandle { handle in
+        try await transfer(onProgress: onProgress) { listener, handle in
             try await uploadToPrint(path: path, name: name, progress: listener, cancel: handle)
         }
     }
@@ -74,8 +82,7 @@ extension OneDriveApi {
         path: String,
         onProgress: (@Sendable (UInt64, UInt64) -> Void)? = nil
     ) async throws -> UInt64 {
-        let listener = onProgress.map { ClosureProgressListener($0) }
-        return try await withCancelHandle { handle in
+        try await transfer(onProgress: onProgress) { listener, handle in
             try await downloadToFile(itemId: itemId, path: path, progress: listener, cancel: handle)
         }
     }

@@ -15,7 +15,6 @@ import java.nio.file.Path
 import java.time.Instant
 import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
-import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicReference
 import kotlin.coroutines.resume
 import kotlin.concurrent.thread
@@ -33,7 +32,7 @@ import org.junit.jupiter.api.Tag
 import org.junit.jupiter.api.Test
 
 /** The C library through JNA direct mapping, as the generated bindings call the core. */
-private object DirectC {
+internal object DirectC {
     init {
         Native.register(DirectC::class.java, "c")
     }
@@ -111,37 +110,35 @@ class FfiBenchmark {
         println("FIRST-CALL core: load + checksums + first sync call median ${f(median(load))} p90 ${f(percentile(load, 0.9))}; " +
             "entry object median ${f(median(entry))} p90 ${f(percentile(entry, 0.9))}; " +
             "total median ${f(median(total))} p90 ${f(percentile(total, 0.9))}")
-        println("FIRST-CALL peer (JNA loads libc, one call): median ${f(median(peer))} p90 ${f(percentile(peer, 0.9))}; " +
+        println("FIRST-CALL peer (JNA registers libc by direct mapping, one call): median ${f(median(peer))} p90 ${f(percentile(peer, 0.9))}; " +
             "core total / peer ${f(median(total) / median(peer))}x")
     }
 
-    private inline fun nanosPerCall(calls: Int, body: (Int) -> Unit): Double {
-        val start = System.nanoTime()
-        for (i in 0 until calls) body(i)
-        return (System.nanoTime() - start).toDouble() / calls
+    /**
+     * Nanoseconds per call of each of [paths], over [batches] batches of [calls] calls, the
+     * paths interleaved batch by batch (after 3 warm-up batches) so that drift hits all alike.
+     */
+    private fun interleaved(batches: Int, calls: Int, vararg paths: (Int) -> Unit): List<DoubleArray> {
+        val results = paths.map { DoubleArray(batches) }
+        for (b in -3 until batches) {
+            paths.forEachIndexed { p, path ->
+                val start = System.nanoTime()
+                for (i in 0 until calls) path(i)
+                if (b >= 0) results[p][b] = (System.nanoTime() - start).toDouble() / calls
+            }
+        }
+        return results
     }
 
     @Test
     fun perCallOverhead() = runBlocking<Unit> {
         var sink = 0L
-        // Warm up the JIT on both paths.
-        repeat(3) {
-            nanosPerCall(200_000) { sink += testEchoSync(it.toULong()).toLong() }
-            nanosPerCall(200_000) { sink += DirectC.labs(it.toLong()) }
-        }
-        repeat(3) {
-            nanosPerCall(100_000) { sink += if (DirectC.memset(CallStatus(), 0, 32) != null) 1 else 0 }
-        }
-        val sync = DoubleArray(15)
-        val floor = DoubleArray(15)
-        val withStatus = DoubleArray(15)
-        for (b in 0 until 15) {
-            sync[b] = nanosPerCall(200_000) { sink += testEchoSync(it.toULong()).toLong() }
-            floor[b] = nanosPerCall(200_000) { sink += DirectC.labs(it.toLong()) }
-            withStatus[b] = nanosPerCall(200_000) {
-                sink += if (DirectC.memset(CallStatus(), 0, 32) != null) 1 else 0
-            }
-        }
+        val (sync, floor, withStatus) = interleaved(
+            15, 200_000,
+            { sink += testEchoSync(it.toULong()).toLong() },
+            { sink += DirectC.labs(it.toLong()) },
+            { sink += if (DirectC.memset(CallStatus(), 0, 32) != null) 1 else 0 },
+        )
         println("SYNC (15 batches of 200,000 calls, ns per call): testEchoSync median ${f(median(sync))} " +
             "p90 ${f(percentile(sync, 0.9))}; JNA direct labs (primitives only) median ${f(median(floor))}; " +
             "JNA direct memset on a fresh status structure median ${f(median(withStatus))}; " +
@@ -151,19 +148,15 @@ class FfiBenchmark {
         suspend fun peerCall(value: Long): Long = suspendCancellableCoroutine { cont ->
             executor.execute { cont.resume(value) }
         }
-        repeat(3) {
-            repeat(5_000) { sink += testEchoAsync(it.toULong(), 0u).toLong() }
-            repeat(5_000) { sink += peerCall(it.toLong()) }
-        }
         val async = DoubleArray(15)
         val asyncPeer = DoubleArray(15)
-        for (b in 0 until 15) {
+        for (b in -3 until 15) {
             var start = System.nanoTime()
             repeat(10_000) { sink += testEchoAsync(it.toULong(), 0u).toLong() }
-            async[b] = (System.nanoTime() - start) / 10_000.0
+            if (b >= 0) async[b] = (System.nanoTime() - start) / 10_000.0
             start = System.nanoTime()
             repeat(10_000) { sink += peerCall(it.toLong()) }
-            asyncPeer[b] = (System.nanoTime() - start) / 10_000.0
+            if (b >= 0) asyncPeer[b] = (System.nanoTime() - start) / 10_000.0
         }
         executor.shutdown()
         println("ASYNC (15 batches of 10,000 awaited calls, µs per call): testEchoAsync median " +
@@ -177,7 +170,7 @@ class FfiBenchmark {
         val delay = LongArray(count) { -1 }
         var firstSent = Long.MAX_VALUE
         var lastReceived = 0L
-        val seen = AtomicInteger()
+        var seen = 0
         var resyncs = 0
         var doubled = 0
         val all = CompletableDeferred<Unit>()
@@ -188,10 +181,14 @@ class FfiBenchmark {
             val n = parts[1].toIntOrNull() ?: return
             if (n !in delay.indices) return
             val sent = parts[2].toLong()
-            if (delay[n] >= 0) doubled++ else delay[n] = at - sent
+            if (delay[n] >= 0) {
+                doubled++
+                return
+            }
+            delay[n] = at - sent
             firstSent = minOf(firstSent, sent)
             lastReceived = maxOf(lastReceived, at)
-            if (seen.incrementAndGet() == delay.size) all.complete(Unit)
+            if (++seen == delay.size) all.complete(Unit)
         }
 
         fun summary(): String {
