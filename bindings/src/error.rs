@@ -12,7 +12,7 @@ use roger_core::qr::FrameError;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum RogerError {
     /// The user must sign in (again).
-    #[error("sign in again ({reason:?})")]
+    #[error("{reason}")]
     SignInRequired {
         /// Why the session ended.
         reason: SignOutReason,
@@ -182,7 +182,7 @@ impl From<Error> for RogerError {
             Error::SignIn(_) => RogerError::SignInFailed { detail },
             other => match other.kind() {
                 ErrorKind::SignInRequired => RogerError::SignInRequired {
-                    reason: SignOutReason::SessionRevoked,
+                    reason: SignOutReason::SessionEnded,
                 },
                 ErrorKind::Network => RogerError::Network { detail },
                 ErrorKind::Throttled => RogerError::Throttled {

@@ -21,8 +21,9 @@ pub enum SignOutReason {
     UserSignedOut,
     /// The session ran out after a long time unused.
     SessionExpired,
-    /// The server ended the session.
-    SessionRevoked,
+    /// The server no longer accepts the session (it ran out, or was ended elsewhere): sign in
+    /// again.
+    SessionEnded,
 }
 
 /// Whether an account is signed in.

@@ -11,8 +11,23 @@ pub enum SignOutReason {
     UserSignedOut,
     /// The refresh token's sliding window ran out (unused for about 90 days).
     SessionExpired,
-    /// The server rejected the refresh token (revoked, or reuse detected).
-    SessionRevoked,
+    /// The server no longer accepts the session. OAuth's `invalid_grant` does not say why (it
+    /// ran out on the server's clock, the user signed out elsewhere, an administrator ended
+    /// it, or it was revoked), so the UI asks the user to sign in again without suggesting more.
+    SessionEnded,
+}
+
+impl std::fmt::Display for SignOutReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SignOutReason::NeverSignedIn => "not signed in",
+            SignOutReason::UserSignedOut => "signed out",
+            SignOutReason::SessionExpired => {
+                "the session ran out after a long time unused; please sign in again"
+            }
+            SignOutReason::SessionEnded => "the session has ended; please sign in again",
+        })
+    }
 }
 
 /// A configuration mistake, found before any request is sent.
@@ -137,7 +152,7 @@ pub enum Error {
     #[error("sign-in: {0}")]
     SignIn(#[from] SignInError),
     /// No valid session: the user must sign in (again).
-    #[error("signed out: {0:?}")]
+    #[error("{0}")]
     SignedOut(SignOutReason),
     /// The secure store failed.
     #[error("secure storage: {0}")]

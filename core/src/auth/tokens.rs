@@ -13,6 +13,22 @@ use crate::oauth::{MetadataCache, MetadataLocation, OAuthClient, TokenGrant};
 use crate::secret::Secret;
 use crate::store::SecureStore;
 
+/// How many times a refresh whose answer may have been lost is asked again with the same token.
+const LOST_ANSWER_RETRIES: u32 = 2;
+/// The pause before the first such retry (doubled for the second).
+const LOST_ANSWER_PAUSE: Duration = Duration::from_millis(200);
+
+/// Whether the token request may have reached the server and its answer been lost: the
+/// connection broke after it was sent (not a failure to connect), or a gateway answered for the
+/// server (500, 502, 503, 504).
+fn answer_may_be_lost(error: &Error) -> bool {
+    match error {
+        Error::Network { source, .. } => !source.is_connect() && !source.is_builder(),
+        Error::Http { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+        _ => false,
+    }
+}
+
 /// Whether an account is usable; observable by the UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthState {
@@ -356,14 +372,41 @@ impl TokenManager {
             return Err(Error::SignedOut(SignOutReason::SessionExpired));
         }
         let oauth = self.oauth_locked(inner, &record).await?;
-        let grant = match oauth.refresh(&record.refresh_token, &record.scopes).await {
-            Ok(g) => g,
-            Err(Error::OAuth { source, .. }) if source.code == "invalid_grant" => {
-                tracing::info!(?self.provider, "the refresh token was rejected; signing out");
-                self.wipe_locked(inner, SignOutReason::SessionRevoked)?;
-                return Err(Error::SignedOut(SignOutReason::SessionRevoked));
+        let mut lost = 0;
+        let grant = loop {
+            let failure = match oauth.refresh(&record.refresh_token, &record.scopes).await {
+                Ok(grant) => break grant,
+                Err(failure) => failure,
+            };
+            if let Some(rotated) = failure.rotated {
+                // The server answered 200 with something unusable but did rotate: keep the
+                // new refresh token before reporting, or the next refresh would present the
+                // spent one and be taken for reuse.
+                tracing::warn!(error = %failure.error, "unusable refresh answer; keeping its refresh token");
+                let mut next = record;
+                next.refresh_token = rotated;
+                inner.access = None;
+                inner.record = Some(next);
+                inner.unsaved = true;
+                self.flush_unsaved(inner)?;
+                return Err(failure.error);
             }
-            Err(e) => return Err(e),
+            match failure.error {
+                Error::OAuth { source, .. } if source.code == "invalid_grant" => {
+                    tracing::info!(?self.provider, "the server no longer accepts the refresh token; signing out");
+                    self.wipe_locked(inner, SignOutReason::SessionEnded)?;
+                    return Err(Error::SignedOut(SignOutReason::SessionEnded));
+                }
+                error if answer_may_be_lost(&error) && lost < LOST_ANSWER_RETRIES => {
+                    // The server may have rotated and the answer got lost on the way: present
+                    // the same token again at once, before anything else can (servers with a
+                    // reuse grace window answer it with the same new pair).
+                    lost += 1;
+                    tracing::info!(error = %error, attempt = lost, "refresh answer lost; asking again with the same token");
+                    tokio::time::sleep(LOST_ANSWER_PAUSE * lost).await;
+                }
+                error => return Err(error),
+            }
         };
         let mut next = record;
         if let Some(rt) = grant.refresh_token.clone() {
@@ -396,11 +439,34 @@ mod tests {
 
     const KEY: &str = "account.test";
 
+    /// How the token endpoint answers the next successful rotation.
+    #[derive(Clone, Copy)]
+    enum Quirk {
+        /// Rotates, then a proxy's HTML 502 replaces the answer.
+        LoseAnswer,
+        /// `expires_in` as a string.
+        StringExpiresIn,
+        /// Rotates, then answers 200 without an access token.
+        NoAccessToken,
+    }
+
     /// Token endpoint that rotates: refresh token `rt-N` is answered with `rt-(N+1)` and `at-(N+1)`;
-    /// anything but the newest is `invalid_grant`.
+    /// anything but the newest is `invalid_grant`, except that the token just rotated may be
+    /// presented again while its successor is unused (the reuse grace of the Roger protocol).
     struct Rotating {
         current: AtomicUsize,
         calls: Arc<AtomicUsize>,
+        quirks: Arc<std::sync::Mutex<std::collections::VecDeque<Quirk>>>,
+    }
+
+    fn pair(n: usize) -> serde_json::Value {
+        serde_json::json!({
+            "access_token": format!("at-{n}"),
+            "token_type": "Bearer",
+            "expires_in": 1200,
+            "refresh_token": format!("rt-{n}"),
+            "refresh_token_expires_in": 7776000
+        })
     }
 
     impl Respond for Rotating {
@@ -408,20 +474,38 @@ mod tests {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let body = String::from_utf8_lossy(&req.body);
             let n = self.current.load(Ordering::SeqCst);
-            if !body.contains(&format!("refresh_token=rt-{n}")) {
+            let presented = |k: usize| {
+                body.contains(&format!("refresh_token=rt-{k}&"))
+                    || body.ends_with(&format!("refresh_token=rt-{k}"))
+            };
+            let ok = |json| {
+                ResponseTemplate::new(200)
+                    .set_delay(Duration::from_millis(50))
+                    .set_body_json(json)
+            };
+            if n > 0 && presented(n - 1) {
+                return ok(pair(n)); // within the grace: the successor is unused
+            }
+            if !presented(n) {
                 return ResponseTemplate::new(400)
                     .set_body_json(serde_json::json!({"error": "invalid_grant"}));
             }
             self.current.store(n + 1, Ordering::SeqCst);
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_millis(50))
-                .set_body_json(serde_json::json!({
-                    "access_token": format!("at-{}", n + 1),
-                    "token_type": "Bearer",
-                    "expires_in": 1200,
-                    "refresh_token": format!("rt-{}", n + 1),
-                    "refresh_token_expires_in": 7776000
-                }))
+            let mut answer = pair(n + 1);
+            match self.quirks.lock().unwrap().pop_front() {
+                None => ok(answer),
+                Some(Quirk::LoseAnswer) => {
+                    ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>")
+                }
+                Some(Quirk::StringExpiresIn) => {
+                    answer["expires_in"] = "1200".into();
+                    ok(answer)
+                }
+                Some(Quirk::NoAccessToken) => {
+                    answer.as_object_mut().unwrap().remove("access_token");
+                    ok(answer)
+                }
+            }
         }
     }
 
@@ -430,6 +514,7 @@ mod tests {
         store: Arc<MemoryStore>,
         clock: Arc<OffsetClock>,
         calls: Arc<AtomicUsize>,
+        quirks: Arc<std::sync::Mutex<std::collections::VecDeque<Quirk>>>,
     }
 
     async fn fixture() -> Fixture {
@@ -447,12 +532,14 @@ mod tests {
             .mount(&server)
             .await;
         let calls = Arc::new(AtomicUsize::new(0));
+        let quirks = Arc::default();
         Mock::given(method("POST"))
             .and(path("/oauth/token"))
             .and(body_string_contains("grant_type=refresh_token"))
             .respond_with(Rotating {
                 current: AtomicUsize::new(0),
                 calls: calls.clone(),
+                quirks: Arc::clone(&quirks),
             })
             .mount(&server)
             .await;
@@ -466,6 +553,7 @@ mod tests {
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(OffsetClock::new()),
             calls,
+            quirks,
         }
     }
 
@@ -516,6 +604,10 @@ mod tests {
             TokenManager::load(Provider::Roger, KEY, deps).unwrap()
         }
 
+        fn quirk(&self, quirk: Quirk) {
+            self.quirks.lock().unwrap().push_back(quirk);
+        }
+
         fn stored(&self) -> AccountRecord {
             AccountRecord::from_bytes(&self.store.get(KEY).unwrap().unwrap()).unwrap()
         }
@@ -563,14 +655,11 @@ mod tests {
         let m = f.manager();
         let mut states = m.subscribe();
         let err = m.access_token().await.unwrap_err();
-        assert!(matches!(
-            err,
-            Error::SignedOut(SignOutReason::SessionRevoked)
-        ));
+        assert!(matches!(err, Error::SignedOut(SignOutReason::SessionEnded)));
         assert_eq!(
             *states.borrow_and_update(),
             AuthState::SignedOut {
-                reason: SignOutReason::SessionRevoked
+                reason: SignOutReason::SessionEnded
             }
         );
         assert_eq!(f.store.get(KEY).unwrap(), None);
@@ -638,6 +727,91 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_lost_refresh_answer_is_asked_again_with_the_same_token() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.quirk(Quirk::LoseAnswer);
+        // The server rotated rt-0 but the answer was lost; the same rt-0 gets the same pair.
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+        assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_gateway_that_keeps_failing_is_asked_a_bounded_number_of_times() {
+        let server = MockServer::start().await;
+        let f = fixture().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(ResponseTemplate::new(504).set_body_string("Gateway Timeout"))
+            .mount(&server)
+            .await;
+        let mut record = f.record();
+        record.issuer = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/.well-known/oauth-authorization-server"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "issuer": server.uri(),
+                "token_endpoint": format!("{}/oauth/token", server.uri()),
+            })))
+            .mount(&server)
+            .await;
+        f.store.set(KEY, &record.to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        let err = m.access_token().await.unwrap_err();
+        assert!(matches!(err, Error::Http { status: 504, .. }), "{err}");
+        let tries = server.received_requests().await.unwrap();
+        let tries = tries
+            .iter()
+            .filter(|r| r.url.path() == "/oauth/token")
+            .count();
+        assert_eq!(tries, 1 + LOST_ANSWER_RETRIES as usize);
+        // Nothing was lost: still signed in with the same token.
+        assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+        assert_eq!(f.stored().refresh_token.expose(), "rt-0");
+    }
+
+    #[tokio::test]
+    async fn a_string_expires_in_is_a_lifetime() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.quirk(Quirk::StringExpiresIn);
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+        // "1200" was read as 1200 s, not dropped for the 300 s default.
+        f.clock.advance(Duration::from_secs(600));
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_200_keeps_its_rotated_refresh_token() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.quirk(Quirk::NoAccessToken);
+        let err = m.access_token().await.unwrap_err();
+        assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
+        assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+        // The next refresh presents the new token and the session goes on.
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-2");
+        assert_eq!(f.stored().refresh_token.expose(), "rt-2");
+    }
+
+    #[test]
+    fn the_ended_session_message_asks_to_sign_in_again_and_suggests_no_attack() {
+        let text = Error::SignedOut(SignOutReason::SessionEnded).to_string();
+        assert!(text.contains("sign in again"), "{text}");
+        assert!(
+            !text.contains("revoked") && !text.contains("reuse"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

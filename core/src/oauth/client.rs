@@ -6,31 +6,22 @@ use std::time::Duration;
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
 };
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, HttpClientError, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername,
-    RevocationUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    ResourceOwnerPassword, ResourceOwnerUsername, RevocationUrl, Scope, StandardRevocableToken,
+    TokenResponse, TokenUrl,
 };
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::metadata::AuthServerMetadata;
+use super::response::{salvage_refresh_token, TokenBody};
+use super::transport::{TokenHttp, Transport};
 use crate::error::{Error, OAuthError};
 use crate::secret::Secret;
 
-/// Token response fields beyond RFC 6749 that some servers send.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct ExtraFields {
-    /// Lifetime of the refresh token in seconds (Roger, and Microsoft for some clients).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    refresh_token_expires_in: Option<u64>,
-}
-impl ExtraTokenFields for ExtraFields {}
-
-type Response = StandardTokenResponse<ExtraFields, BasicTokenType>;
+type Response = TokenBody;
 type Client = oauth2::Client<
     BasicErrorResponse,
     Response,
@@ -57,6 +48,26 @@ pub struct TokenGrant {
     pub refresh_expires_in: Option<Duration>,
     /// Granted scopes, if the server said (otherwise those requested).
     pub scopes: Option<Vec<String>>,
+}
+
+/// A refresh that failed. When the server answered 200 with something unusable that still
+/// carried a new refresh token, `rotated` holds it: the server may already have spent the old
+/// one, so the caller keeps this one before reporting the error.
+#[derive(Debug)]
+pub struct RefreshFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// A refresh token salvaged from an unusable 200 answer.
+    pub rotated: Option<Secret>,
+}
+
+impl From<Error> for RefreshFailure {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            rotated: None,
+        }
+    }
 }
 
 /// What must be remembered between sending the user to the browser and the redirect back.
@@ -88,7 +99,7 @@ impl std::fmt::Debug for OAuthClient {
 
 fn map_error(
     context: &'static str,
-    e: RequestTokenError<HttpClientError<reqwest::Error>, impl oauth2::ErrorResponse + 'static>,
+    e: RequestTokenError<Transport, impl oauth2::ErrorResponse + 'static>,
 ) -> Error {
     match e {
         RequestTokenError::ServerResponse(resp) => {
@@ -103,11 +114,15 @@ fn map_error(
                 },
             }
         }
-        RequestTokenError::Request(HttpClientError::Reqwest(source)) => Error::Network {
+        RequestTokenError::Request(Transport::Network(source)) => {
+            Error::Network { context, source }
+        }
+        RequestTokenError::Request(Transport::Status(status)) => Error::Http {
             context,
-            source: *source,
+            status,
+            code: None,
         },
-        RequestTokenError::Request(other) => Error::invalid(context, other.to_string()),
+        RequestTokenError::Request(Transport::Unreadable(why)) => Error::invalid(context, why),
         // Never include the body: it may hold tokens.
         RequestTokenError::Parse(e, _body) => Error::invalid(
             context,
@@ -124,10 +139,7 @@ fn grant(response: Response, requested: &[String]) -> TokenGrant {
         refresh_token: response
             .refresh_token()
             .map(|t| Secret::new(t.secret().clone())),
-        refresh_expires_in: response
-            .extra_fields()
-            .refresh_token_expires_in
-            .map(Duration::from_secs),
+        refresh_expires_in: response.refresh_token_expires_in.map(Duration::from_secs),
         scopes: Some(
             response
                 .scopes()
@@ -210,7 +222,7 @@ impl OAuthClient {
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
-            .request_async(&self.http)
+            .request_async(&TokenHttp(&self.http))
             .await
             .map_err(|e| map_error(CTX, e))?;
         Ok(grant(response, scopes))
@@ -230,7 +242,7 @@ impl OAuthClient {
             .client
             .exchange_password(&username, &password)
             .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .request_async(&self.http)
+            .request_async(&TokenHttp(&self.http))
             .await
             .map_err(|e| map_error(CTX, e))?;
         Ok(grant(response, scopes))
@@ -241,15 +253,24 @@ impl OAuthClient {
         &self,
         refresh_token: &Secret,
         scopes: &[String],
-    ) -> Result<TokenGrant, Error> {
+    ) -> Result<TokenGrant, RefreshFailure> {
         const CTX: &str = "refreshing the session";
         let token = RefreshToken::new(refresh_token.expose().to_owned());
         let response = self
             .client
             .exchange_refresh_token(&token)
-            .request_async(&self.http)
+            .request_async(&TokenHttp(&self.http))
             .await
-            .map_err(|e| map_error(CTX, e))?;
+            .map_err(|e| {
+                let rotated = match &e {
+                    RequestTokenError::Parse(_, body) => salvage_refresh_token(body),
+                    _ => None,
+                };
+                RefreshFailure {
+                    error: map_error(CTX, e),
+                    rotated,
+                }
+            })?;
         Ok(grant(response, scopes))
     }
 

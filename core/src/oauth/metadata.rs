@@ -44,26 +44,43 @@ impl MetadataLocation {
         }
     }
 
-    fn url(&self) -> Result<Url, Error> {
+    /// Where to look, in order. For an issuer with a path, RFC 8414 §3.1 inserts the well-known
+    /// segment before the path, but many deployed servers publish only the appended form that
+    /// OpenID discovery uses; RFC 8414 §5 expects clients to cope, so both are tried, then
+    /// OpenID's own document. Each candidate must still name the exact issuer.
+    fn candidates(&self) -> Result<Vec<Url>, Error> {
         let refused = |reason: String| Error::RefusedUrl {
             context: "authorization-server metadata",
             reason,
         };
+        let appended = |base: &Url, suffix: &str| {
+            let mut url = base.clone();
+            let path = url.path().trim_end_matches('/').to_owned();
+            url.set_path(&format!("{path}/.well-known/{suffix}"));
+            url
+        };
         match self {
             MetadataLocation::Rfc8414 { issuer } => {
-                let mut url = Url::parse(issuer).map_err(|e| refused(e.to_string()))?;
-                if url.query().is_some() || url.fragment().is_some() {
+                let base = Url::parse(issuer).map_err(|e| refused(e.to_string()))?;
+                if base.query().is_some() || base.fragment().is_some() {
                     return Err(refused("an issuer has no query or fragment".into()));
                 }
-                let path = url.path().trim_end_matches('/').to_owned();
-                url.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
-                Ok(url)
+                let path = base.path().trim_end_matches('/').to_owned();
+                let mut inserted = base.clone();
+                inserted.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+                let mut all = vec![inserted];
+                for url in [
+                    appended(&base, "oauth-authorization-server"),
+                    appended(&base, "openid-configuration"),
+                ] {
+                    if !all.contains(&url) {
+                        all.push(url);
+                    }
+                }
+                Ok(all)
             }
             MetadataLocation::OpenId { authority, .. } => {
-                let mut url = authority.clone();
-                let path = url.path().trim_end_matches('/').to_owned();
-                url.set_path(&format!("{path}/.well-known/openid-configuration"));
-                Ok(url)
+                Ok(vec![appended(authority, "openid-configuration")])
             }
         }
     }
@@ -190,15 +207,47 @@ impl MetadataCache {
         }
     }
 
+    /// Tries each candidate location in turn. A candidate that is absent or serves something
+    /// else (a 4xx, a document that does not parse or names another issuer) moves on to the
+    /// next; a transport failure, throttling or a 5xx stops, since the other locations are on
+    /// the same server. When every candidate fails, the most telling error is returned: a
+    /// document that was found but wrong beats "not found".
     async fn fetch(&self, location: &MetadataLocation) -> Result<AuthServerMetadata, Error> {
-        let url = location.url()?;
-        self.policy.check(&url).map_err(|why| Error::RefusedUrl {
-            context: "authorization-server metadata",
-            reason: why.into(),
-        })?;
-        let meta: AuthServerMetadata = get_json(&self.http, url, MAX_BODY, CTX).await?;
-        meta.validate(location.expected_issuer(), self.policy)?;
-        Ok(meta)
+        let mut failure: Option<Error> = None;
+        for url in location.candidates()? {
+            self.policy.check(&url).map_err(|why| Error::RefusedUrl {
+                context: "authorization-server metadata",
+                reason: why.into(),
+            })?;
+            let result = get_json::<AuthServerMetadata>(&self.http, url, MAX_BODY, CTX)
+                .await
+                .and_then(|meta| {
+                    meta.validate(location.expected_issuer(), self.policy)
+                        .map(|()| meta)
+                });
+            let error = match result {
+                Ok(meta) => return Ok(meta),
+                Err(e) => e,
+            };
+            let found_but_wrong = matches!(error, Error::InvalidResponse { .. });
+            let absent = matches!(
+                error,
+                Error::Http {
+                    status: 400..=499,
+                    ..
+                }
+            );
+            if !(found_but_wrong || absent) {
+                return Err(error);
+            }
+            // Keep the first failure, unless a later candidate was found but wrong.
+            match failure {
+                None => failure = Some(error),
+                Some(Error::Http { .. }) if found_but_wrong => failure = Some(error),
+                Some(_) => {}
+            }
+        }
+        Err(failure.unwrap_or_else(|| Error::invalid(CTX, "no metadata location")))
     }
 }
 
@@ -206,23 +255,32 @@ impl MetadataCache {
 mod tests {
     use super::*;
 
+    fn candidates(location: &MetadataLocation) -> Vec<String> {
+        let urls = location.candidates().unwrap();
+        urls.into_iter().map(String::from).collect()
+    }
+
     #[test]
-    fn rfc8414_inserts_the_well_known_segment_before_the_issuer_path() {
+    fn rfc8414_inserts_the_well_known_segment_then_tries_the_appended_forms() {
         let at = |issuer: &str| {
-            MetadataLocation::Rfc8414 {
+            candidates(&MetadataLocation::Rfc8414 {
                 issuer: issuer.into(),
-            }
-            .url()
-            .unwrap()
-            .to_string()
+            })
         };
         assert_eq!(
             at("https://eu.roger.myq.cloud"),
-            "https://eu.roger.myq.cloud/.well-known/oauth-authorization-server"
+            [
+                "https://eu.roger.myq.cloud/.well-known/oauth-authorization-server",
+                "https://eu.roger.myq.cloud/.well-known/openid-configuration",
+            ]
         );
         assert_eq!(
             at("https://as.example/tenant1"),
-            "https://as.example/.well-known/oauth-authorization-server/tenant1"
+            [
+                "https://as.example/.well-known/oauth-authorization-server/tenant1",
+                "https://as.example/tenant1/.well-known/oauth-authorization-server",
+                "https://as.example/tenant1/.well-known/openid-configuration",
+            ]
         );
     }
 
@@ -233,8 +291,8 @@ mod tests {
             expected_issuer: "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
         };
         assert_eq!(
-            loc.url().unwrap().as_str(),
-            "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"
+            candidates(&loc),
+            ["https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration"]
         );
     }
 
@@ -333,5 +391,83 @@ mod tests {
         assert!(!pending.is_finished());
         assert_eq!(fast_server.received_requests().await.unwrap().len(), 1);
         pending.abort();
+    }
+
+    /// A server whose issuer has the path `/o`; `docs` maps a request path to (status, issuer
+    /// named by the document, or `None` for a body that is not metadata).
+    async fn path_issuer(docs: &[(&str, u16, Option<&str>)]) -> (wiremock::MockServer, String) {
+        use wiremock::matchers::{method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let server = MockServer::start().await;
+        let issuer = format!("{}/o", server.uri());
+        for (at, status, names) in docs {
+            let template = ResponseTemplate::new(*status);
+            let template = match names {
+                Some(named) => {
+                    let named = named.replace("{issuer}", &issuer);
+                    template.set_body_json(serde_json::json!({
+                        "issuer": named,
+                        "token_endpoint": format!("{named}/token"),
+                        "code_challenge_methods_supported": ["S256"],
+                    }))
+                }
+                None => template.set_body_string("<html>sign in</html>"),
+            };
+            Mock::given(method("GET"))
+                .and(path(*at))
+                .respond_with(template)
+                .mount(&server)
+                .await;
+        }
+        (server, issuer)
+    }
+
+    const INSERTED: &str = "/.well-known/oauth-authorization-server/o";
+    const APPENDED: &str = "/o/.well-known/oauth-authorization-server";
+    const OPENID: &str = "/o/.well-known/openid-configuration";
+
+    async fn get(issuer: &str) -> Result<Arc<AuthServerMetadata>, Error> {
+        cache()
+            .get(&MetadataLocation::Rfc8414 {
+                issuer: issuer.into(),
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn metadata_published_only_at_the_appended_location_is_found() {
+        let (_server, issuer) = path_issuer(&[(APPENDED, 200, Some("{issuer}"))]).await;
+        assert_eq!(get(&issuer).await.unwrap().issuer, issuer);
+        // OpenID's document is the last resort, and an HTML page at the inserted form is skipped.
+        let (_server, issuer) =
+            path_issuer(&[(INSERTED, 200, None), (OPENID, 200, Some("{issuer}"))]).await;
+        assert_eq!(get(&issuer).await.unwrap().issuer, issuer);
+    }
+
+    #[tokio::test]
+    async fn a_document_for_another_issuer_is_skipped_and_never_accepted() {
+        // Some servers answer every well-known suffix with the host's root issuer.
+        let root = "http://127.0.0.1:9";
+        let (_server, issuer) = path_issuer(&[
+            (INSERTED, 200, Some(root)),
+            (APPENDED, 200, Some("{issuer}")),
+        ])
+        .await;
+        assert_eq!(get(&issuer).await.unwrap().issuer, issuer);
+        let (_server, issuer) = path_issuer(&[(INSERTED, 200, Some(root))]).await;
+        let err = get(&issuer).await.unwrap_err();
+        assert!(err.to_string().contains("another issuer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn nothing_anywhere_is_not_found_and_a_server_error_stops_the_search() {
+        let (server, issuer) = path_issuer(&[]).await;
+        let err = get(&issuer).await.unwrap_err();
+        assert!(matches!(err, Error::Http { status: 404, .. }), "{err}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 3);
+        let (server, issuer) =
+            path_issuer(&[(INSERTED, 503, None), (APPENDED, 200, Some("{issuer}"))]).await;
+        assert!(get(&issuer).await.is_err());
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
     }
 }

@@ -3,6 +3,8 @@
 
 mod client;
 mod metadata;
+mod response;
+mod transport;
 
-pub use client::{OAuthClient, PendingAuthorization, TokenGrant};
+pub use client::{OAuthClient, PendingAuthorization, RefreshFailure, TokenGrant};
 pub use metadata::{AuthServerMetadata, MetadataCache, MetadataLocation};

@@ -22,8 +22,12 @@ struct World {
 
 impl World {
     async fn start() -> Self {
+        Self::start_with(SimConfig::default()).await
+    }
+
+    async fn start_with(config: SimConfig) -> Self {
         Self {
-            cloud: Cloud::start(SimConfig::default()).await.unwrap(),
+            cloud: Cloud::start(config).await.unwrap(),
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(OffsetClock::new()),
         }
@@ -64,6 +68,14 @@ impl World {
             .unwrap();
         let state = accounts.complete_sign_in(redirect.as_str()).await.unwrap();
         assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
+    }
+
+    /// A copy of the store as it is now (an attacker's, or a restored backup's).
+    fn copy_of_store(&self) -> Arc<MemoryStore> {
+        let copy = Arc::new(MemoryStore::new());
+        let record = self.store.get(keys::ROGER_ACCOUNT).unwrap().unwrap();
+        copy.set(keys::ROGER_ACCOUNT, &record).unwrap();
+        copy
     }
 
     fn stored_refresh_token(&self) -> Option<String> {
@@ -183,30 +195,30 @@ async fn reusing_an_old_refresh_token_signs_everyone_out() {
     let accounts = w.open();
     w.sign_in(&accounts).await;
     // Keep a copy of the store as it was (an attacker's or a restored backup's copy).
-    let copy = Arc::new(MemoryStore::new());
-    let record = w.store.get(keys::ROGER_ACCOUNT).unwrap().unwrap();
-    copy.set(keys::ROGER_ACCOUNT, &record).unwrap();
+    let copy = w.copy_of_store();
 
     w.advance(Duration::from_secs(21 * 60));
     assert_eq!(printers_status(&accounts).await.unwrap(), 200); // rotated once
 
+    // Past the reuse grace window (within it, a repeat of the unused rotation is answered).
+    w.advance(Duration::from_secs(60));
     let stale = w.open_with(copy);
     let err = printers_status(&stale).await.unwrap_err();
     assert!(
-        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        matches!(err, Error::SignedOut(SignOutReason::SessionEnded)),
         "{err}"
     );
     // Reuse revoked the whole family: the legitimate instance is signed out at its next refresh.
     w.advance(Duration::from_secs(21 * 60));
     let err = printers_status(&accounts).await.unwrap_err();
     assert!(
-        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        matches!(err, Error::SignedOut(SignOutReason::SessionEnded)),
         "{err}"
     );
     assert_eq!(
         accounts.roger().state(),
         AuthState::SignedOut {
-            reason: SignOutReason::SessionRevoked
+            reason: SignOutReason::SessionEnded
         }
     );
     assert_eq!(w.stored_refresh_token(), None);
@@ -239,7 +251,7 @@ async fn an_unused_session_expires_after_the_sliding_window() {
     let accounts = w.open();
     let err = printers_status(&accounts).await.unwrap_err();
     assert!(
-        matches!(err, Error::SignedOut(SignOutReason::SessionRevoked)),
+        matches!(err, Error::SignedOut(SignOutReason::SessionEnded)),
         "{err}"
     );
 }
@@ -489,4 +501,94 @@ async fn a_fresh_install_wipes_secrets_left_in_the_platform_store() {
         AuthState::SignedIn { .. }
     ));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_lost_refresh_answer_keeps_the_user_signed_in() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    let before = w.stored_refresh_token();
+    w.eu().faults().drop_refresh_answers(1);
+    w.advance(Duration::from_secs(21 * 60));
+    // The server rotated, the answer was lost; the core asks again with the same token at once
+    // and the reuse grace answers with the same new pair.
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().faults().dropped_refresh_answers(), 1);
+    assert_eq!(w.eu().stats().refresh_requests(), 2);
+    let after = w.stored_refresh_token();
+    assert!(after.is_some() && after != before);
+    // The family is intact: the next rotation works as usual.
+    w.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 3);
+}
+
+#[tokio::test]
+async fn without_a_reuse_grace_a_lost_refresh_answer_ends_the_session() {
+    // What strict servers do, and why the Roger protocol has the grace window.
+    let mut config = SimConfig::default();
+    config.lifetimes.refresh_reuse_grace_secs = 0;
+    let w = World::start_with(config).await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    w.eu().faults().drop_refresh_answers(1);
+    w.advance(Duration::from_secs(21 * 60));
+    let err = printers_status(&accounts).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionEnded)),
+        "{err}"
+    );
+    assert_eq!(w.eu().stats().refresh_requests(), 2);
+}
+
+#[tokio::test]
+async fn a_rotated_token_repeated_after_its_successor_was_used_is_reuse() {
+    let w = World::start().await;
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    let copy = w.copy_of_store();
+    w.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    // The successor is used too, seconds later on the server's clock (only the phone's clock
+    // moves, so it refreshes again while the first rotation's grace is still open).
+    w.clock.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 2);
+    // Well within the grace period of the first rotation, but its successor is spent.
+    let stale = w.open_with(copy);
+    let err = printers_status(&stale).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SignedOut(SignOutReason::SessionEnded)),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn token_lifetimes_sent_as_strings_are_understood() {
+    let w = World::start().await;
+    w.eu().faults().send_expires_in_as_string(true);
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    w.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
+    // "1200" was read as 20 minutes: ten minutes later the token is still used as is.
+    w.advance(Duration::from_secs(10 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn an_issuer_with_a_path_is_found_at_the_appended_metadata_location() {
+    let mut config = SimConfig::default();
+    config.regions[0].issuer_path = Some("/o".into());
+    let w = World::start_with(config).await;
+    assert!(w.eu().issuer.ends_with("/o"), "{}", w.eu().issuer);
+    let accounts = w.open();
+    w.sign_in(&accounts).await;
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    w.advance(Duration::from_secs(21 * 60));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 1);
 }

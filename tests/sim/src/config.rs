@@ -63,6 +63,11 @@ pub struct Lifetimes {
     pub session_credential_secs: u64,
     /// Waiting print jobs expire this long after creation.
     pub job_expiry_secs: u64,
+    /// Reuse grace of a rotated refresh token: presented again by the same client within this
+    /// many seconds, while its successor is still unused, it gets the same new pair instead of
+    /// revoking the family (the answer to the first presentation may have been lost). 0 is
+    /// strict reuse detection.
+    pub refresh_reuse_grace_secs: u64,
 }
 
 impl Default for Lifetimes {
@@ -75,6 +80,7 @@ impl Default for Lifetimes {
             device_poll_interval_secs: 5,
             session_credential_secs: 60,
             job_expiry_secs: 7 * 24 * 3600,
+            refresh_reuse_grace_secs: 30,
         }
     }
 }
@@ -159,6 +165,11 @@ pub struct RegionConfig {
     pub display_name: String,
     /// Tenants hosted in this region.
     pub tenants: Vec<TenantConfig>,
+    /// A path for the region's OAuth issuer (e.g. `/o`), for servers whose issuer is not the bare
+    /// origin. Its metadata is then published only where many deployed servers put it, appended
+    /// to the issuer (`/o/.well-known/oauth-authorization-server`), not at the RFC 8414 §3.1
+    /// inserted location. `None` (the default): the issuer is the region's API base URL.
+    pub issuer_path: Option<String>,
 }
 
 /// A tenant (customer organisation).
@@ -328,6 +339,7 @@ impl Default for SimConfig {
                 RegionConfig {
                     id: "eu".into(),
                     display_name: "Europe".into(),
+                    issuer_path: None,
                     tenants: vec![
                         TenantConfig {
                             id: "contoso".into(),
@@ -378,6 +390,7 @@ impl Default for SimConfig {
                 RegionConfig {
                     id: "us".into(),
                     display_name: "United States".into(),
+                    issuer_path: None,
                     tenants: vec![TenantConfig {
                         id: "northwind".into(),
                         name: "Northwind Traders".into(),

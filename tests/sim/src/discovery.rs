@@ -21,7 +21,7 @@ pub struct RegionInfo {
     pub display_name: String,
     /// Base URL of the region API (no trailing slash).
     pub api_url: String,
-    /// OAuth issuer of the region (equal to `api_url`).
+    /// OAuth issuer of the region (`api_url`, unless the region has an issuer path).
     pub issuer: String,
     /// Event endpoint: SSE here; production uses an AMQPS bus such as `amqps://eu.amqp.myq.cloud`.
     pub events_url: String,

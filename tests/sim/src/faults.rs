@@ -1,5 +1,6 @@
-//! Fault switches of a Roger region, for tests of the clients' recovery: lost release
-//! answers, event streams cut mid-way, and a fixed delay on every request (latency benchmarks).
+//! Fault switches of a Roger region, for tests of the clients' recovery: lost release and
+//! refresh answers, event streams cut mid-way, token answers in the looser shape some servers
+//! send, and a fixed delay on every request (latency benchmarks).
 //!
 //! All switches are off at start-up and change at run time through [`RegionFaults`]
 //! (`RegionHandle::faults`).
@@ -19,6 +20,11 @@ use crate::region::Shared;
 struct Switches {
     /// Release requests still to be processed and then answered with a dropped connection.
     drop_release_answers: u32,
+    /// Refresh grants still to be carried out (the token rotated) and then answered with a
+    /// dropped connection.
+    drop_refresh_answers: u32,
+    /// Token answers carry `expires_in` as a JSON string (`"1200"`), as some servers send it.
+    expires_in_as_string: bool,
     /// Every event stream opened from now on is cut after this many events.
     cut_streams_after: Option<u32>,
     /// Added before every request of the region is handled.
@@ -30,6 +36,7 @@ struct Switches {
 pub struct RegionFaults {
     switches: Mutex<Switches>,
     dropped_release_answers: AtomicU64,
+    dropped_refresh_answers: AtomicU64,
     cut_streams: AtomicU64,
     pairing_requests: AtomicU64,
 }
@@ -47,6 +54,17 @@ impl RegionFaults {
     /// replay recorded) but their answer is lost: the connection drops before the body.
     pub fn drop_release_answers(&self, n: u32) {
         self.with(|s| s.drop_release_answers = n);
+    }
+
+    /// The next `n` refresh-token grants are carried out (the refresh token rotated) but their
+    /// answer is lost: the connection drops before the body.
+    pub fn drop_refresh_answers(&self, n: u32) {
+        self.with(|s| s.drop_refresh_answers = n);
+    }
+
+    /// Token answers send `expires_in` as a numeric string instead of a number.
+    pub fn send_expires_in_as_string(&self, on: bool) {
+        self.with(|s| s.expires_in_as_string = on);
     }
 
     /// Event streams are cut (the connection closed) after `events` events each, for every
@@ -70,6 +88,11 @@ impl RegionFaults {
         self.dropped_release_answers.load(Ordering::Relaxed)
     }
 
+    /// Refresh answers dropped so far.
+    pub fn dropped_refresh_answers(&self) -> u64 {
+        self.dropped_refresh_answers.load(Ordering::Relaxed)
+    }
+
     /// Requests to `/api/v1/pairings/…` so far (a phone's lookups and decisions), whatever their
     /// outcome: lets a test check that a refused code sent nothing.
     pub fn pairing_requests(&self) -> u64 {
@@ -83,15 +106,50 @@ impl RegionFaults {
 
     /// Whether this release's answer must be lost (and counts it).
     pub(crate) fn take_release_drop(&self) -> bool {
+        self.take(
+            |s| &mut s.drop_release_answers,
+            &self.dropped_release_answers,
+        )
+    }
+
+    /// Whether this refresh answer must be lost (and counts it).
+    pub(crate) fn take_refresh_drop(&self) -> bool {
+        self.take(
+            |s| &mut s.drop_refresh_answers,
+            &self.dropped_refresh_answers,
+        )
+    }
+
+    fn take(&self, pending: impl FnOnce(&mut Switches) -> &mut u32, done: &AtomicU64) -> bool {
         let take = self.with(|s| {
-            let take = s.drop_release_answers > 0;
-            s.drop_release_answers = s.drop_release_answers.saturating_sub(1);
+            let left = pending(s);
+            let take = *left > 0;
+            *left = left.saturating_sub(1);
             take
         });
         if take {
-            self.dropped_release_answers.fetch_add(1, Ordering::Relaxed);
+            done.fetch_add(1, Ordering::Relaxed);
         }
         take
+    }
+
+    /// A successful token answer as the switches shape it.
+    pub(crate) async fn token_answer_quirks(&self, response: Response) -> Response {
+        if !self.with(|s| s.expires_in_as_string) {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+            return Response::from_parts(parts, Body::empty());
+        };
+        let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if let Some(n) = json.get("expires_in").and_then(serde_json::Value::as_u64) {
+            json["expires_in"] = n.to_string().into();
+        }
+        let body = serde_json::to_vec(&json).unwrap_or_else(|_| bytes.to_vec());
+        let mut parts = parts;
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        Response::from_parts(parts, Body::from(body))
     }
 
     /// How many events a stream opened now may carry before it is cut.

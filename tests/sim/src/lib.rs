@@ -90,10 +90,10 @@ impl Cloud {
         let mut regions = Vec::new();
         for region in &config.regions {
             let (listener, base) = bind().await?;
-            let issuer = base.as_str().trim_end_matches('/').to_string();
+            let api_base = base.as_str().trim_end_matches('/').to_string();
             let state = Arc::new(RegionState::new(
                 region,
-                issuer.clone(),
+                api_base,
                 config.clone(),
                 clock.clone(),
                 shutdown_rx.clone(),
@@ -108,7 +108,7 @@ impl Cloud {
                 display_name: region.display_name.clone(),
                 events_url: join(&base, "api/v1/session/events")?,
                 api_url: base,
-                issuer,
+                issuer: state.issuer.clone(),
                 state,
             });
         }
@@ -118,7 +118,7 @@ impl Cloud {
             .map(|r| RegionInfo {
                 id: r.id.clone(),
                 display_name: r.display_name.clone(),
-                api_url: r.issuer.clone(),
+                api_url: r.api_url.as_str().trim_end_matches('/').to_owned(),
                 issuer: r.issuer.clone(),
                 events_url: r.events_url.to_string(),
             })
@@ -369,7 +369,8 @@ pub struct RegionHandle {
     pub id: String,
     /// Display name, e.g. `Europe`.
     pub display_name: String,
-    /// Base URL of the region API (ends with `/`); the issuer is the same without the slash.
+    /// Base URL of the region API (ends with `/`); the issuer is the same without the slash
+    /// unless the region has an issuer path.
     pub api_url: Url,
     /// OAuth issuer (`iss`), e.g. `http://127.0.0.1:41234`.
     pub issuer: String,

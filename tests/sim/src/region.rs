@@ -23,8 +23,10 @@ pub type Shared = Arc<RegionState>;
 
 /// A region: its identity, configuration, clock, store and counters.
 pub struct RegionState {
-    /// Issuer and API base, without a trailing slash.
+    /// The OAuth issuer: the API base, or the API base with the configured issuer path.
     pub issuer: String,
+    /// The API base URL, without a trailing slash.
+    pub api_base: String,
     pub config: Arc<SimConfig>,
     pub clock: SimClock,
     pub stats: Stats,
@@ -38,13 +40,18 @@ impl RegionState {
     /// A region seeded from its configuration.
     pub fn new(
         region: &RegionConfig,
-        issuer: String,
+        api_base: String,
         config: Arc<SimConfig>,
         clock: SimClock,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let issuer = match &region.issuer_path {
+            Some(path) => format!("{api_base}/{}", path.trim_matches('/')),
+            None => api_base.clone(),
+        };
         Self {
             issuer,
+            api_base,
             store: Mutex::new(Store::seed(region, &config)),
             config,
             clock,
@@ -69,11 +76,13 @@ impl RegionState {
 
 /// All routes of a region.
 pub fn router(state: Shared) -> Router {
+    // With an issuer path, the metadata is only at the appended location (see `issuer_path`).
+    let metadata_at = match state.issuer.strip_prefix(&state.api_base) {
+        Some(path) if !path.is_empty() => format!("{path}/.well-known/oauth-authorization-server"),
+        _ => "/.well-known/oauth-authorization-server".to_owned(),
+    };
     Router::new()
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(oauth::metadata::metadata),
-        )
+        .route(&metadata_at, get(oauth::metadata::metadata))
         .route(
             "/oauth/authorize",
             get(oauth::authorize::show_form).post(oauth::authorize::submit_form),

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::clock::SimTime;
 use crate::config::{Capabilities, RegionConfig, SimConfig};
 use crate::events::{EventLog, EventPayload};
+use crate::oauth::IssuedTokens;
 use crate::secret::{hash_password, new_id, SecretHash};
 
 /// How long an expired device grant is kept so that polling and lookups can say "expired".
@@ -332,6 +333,17 @@ pub struct Store {
     /// user id → times of wrong user codes within the rate-limit window.
     pub pairing_misses: HashMap<String, VecDeque<SimTime>>,
     pub events: EventLog,
+    /// Rotated refresh token (hash) → the pair it was exchanged for, kept in the clear only for
+    /// the reuse grace window so a repeated request gets the same answer. Never dumped.
+    #[serde(skip)]
+    pub rotation_grace: HashMap<SecretHash, RotationGrace>,
+}
+
+/// The answer to a refresh, kept for the reuse grace window.
+#[derive(Debug, Clone)]
+pub struct RotationGrace {
+    pub until: SimTime,
+    pub successor: IssuedTokens,
 }
 
 impl Store {
@@ -351,6 +363,7 @@ impl Store {
             scans: BTreeMap::new(),
             pairing_misses: HashMap::new(),
             events: EventLog::new(config.limits.event_backlog),
+            rotation_grace: HashMap::new(),
         };
         for tenant in &region.tenants {
             store.tenants.insert(
@@ -417,11 +430,14 @@ impl Store {
     /// Removes every token of a family.
     pub fn revoke_family(&mut self, family_id: &str) {
         self.tokens.retain(|_, t| t.family_id != family_id);
+        self.rotation_grace
+            .retain(|_, g| g.successor.family_id != family_id);
     }
 
     /// Expires what is due at `now` and forgets what is no longer needed.
     pub fn sweep(&mut self, now: SimTime, config: &SimConfig) {
         self.tokens.retain(|_, t| t.expires_at > now);
+        self.rotation_grace.retain(|_, g| g.until > now);
         self.auth_codes.retain(|_, c| c.expires_at > now);
         self.session_credentials.retain(|_, c| c.expires_at > now);
         self.device_grants

@@ -31,7 +31,7 @@ const MAX_GRANTS_PER_PRINTER: usize = 16;
 
 /// `verification_uri` of a region.
 pub fn verification_uri(state: &RegionState) -> String {
-    format!("{}/pair", state.issuer)
+    format!("{}/pair", state.api_base)
 }
 
 /// `verification_uri_complete`: exactly `{api}/pair?v=1&code=XXXX-XXXX`.

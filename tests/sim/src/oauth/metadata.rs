@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use super::{DEVICE_CODE_GRANT, STEP1_SCOPES, STEP2_SCOPES, USER_SCOPES};
 use crate::region::Shared;
 
-/// The authorization server metadata of this region; `issuer` is the region's API base URL.
+/// The authorization server metadata of this region; its endpoints are on the API base URL.
 pub async fn metadata(State(state): State<Shared>) -> Json<Value> {
-    let issuer = &state.issuer;
+    let (issuer, api) = (&state.issuer, &state.api_base);
     let scopes: Vec<&str> = USER_SCOPES
         .iter()
         .chain(STEP1_SCOPES)
@@ -22,10 +22,10 @@ pub async fn metadata(State(state): State<Shared>) -> Json<Value> {
         });
     Json(json!({
         "issuer": issuer,
-        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
-        "token_endpoint": format!("{issuer}/oauth/token"),
-        "device_authorization_endpoint": format!("{issuer}/oauth/device_authorization"),
-        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "authorization_endpoint": format!("{api}/oauth/authorize"),
+        "token_endpoint": format!("{api}/oauth/token"),
+        "device_authorization_endpoint": format!("{api}/oauth/device_authorization"),
+        "revocation_endpoint": format!("{api}/oauth/revoke"),
         "grant_types_supported": ["authorization_code", "refresh_token", "password", DEVICE_CODE_GRANT],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -166,7 +166,7 @@ pub fn parse_scopes(
 }
 
 /// A freshly minted token pair.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: String,

@@ -7,17 +7,20 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Map;
 
+use std::time::Duration;
+
 use super::{
     authenticate_client, device, parse_scopes, requested_scopes, token_response, Client,
-    DEVICE_CODE_GRANT, STEP2_SCOPES, USER_SCOPES,
+    IssuedTokens, DEVICE_CODE_GRANT, STEP2_SCOPES, USER_SCOPES,
 };
 use crate::error::OAuthError;
 use crate::events::{EventPayload, SessionChange};
 use crate::extract::OAuthForm;
+use crate::faults::lost_answer;
 use crate::region::{RegionState, Shared};
 use crate::secret::{constant_time_eq, pkce_s256, verify_password, SecretHash};
 use crate::stats::Counter;
-use crate::store::{Store, Subject, TokenKind};
+use crate::store::{RotationGrace, Store, Subject, TokenKind};
 
 /// Prefix of the `username` a printer uses in step 2.
 const SESSION_USERNAME_PREFIX: &str = "session:";
@@ -42,17 +45,24 @@ pub async fn token(
         }
     };
     state.stats.count(counter);
-    let mut store = state.lock();
-    let client = authenticate_client(&headers, &form, &store, &state.config)?;
-    match counter {
-        Counter::AuthorizationCode => authorization_code(&state, &mut store, &client, &form),
-        Counter::RefreshToken => refresh(&state, &mut store, &client, &form),
-        Counter::Password => match client {
-            Client::Public => user_password(&state, &mut store, &form),
-            Client::Printer { .. } => session_credential(&state, &mut store, &client, &form),
-        },
-        _ => device::poll(&state, &mut store, &client, &form),
+    let response = {
+        let mut store = state.lock();
+        let client = authenticate_client(&headers, &form, &store, &state.config)?;
+        match counter {
+            Counter::AuthorizationCode => authorization_code(&state, &mut store, &client, &form),
+            Counter::RefreshToken => refresh(&state, &mut store, &client, &form),
+            Counter::Password => match client {
+                Client::Public => user_password(&state, &mut store, &form),
+                Client::Printer { .. } => session_credential(&state, &mut store, &client, &form),
+            },
+            _ => device::poll(&state, &mut store, &client, &form),
+        }?
+    };
+    let response = state.faults.token_answer_quirks(response).await;
+    if matches!(counter, Counter::RefreshToken) && state.faults.take_refresh_drop() {
+        return Ok(lost_answer(response));
     }
+    Ok(response)
 }
 
 fn authorization_code(
@@ -136,6 +146,10 @@ fn refresh(
         return Err(invalid());
     }
     if record.rotated {
+        if let Some(successor) = regranted(state, store, &hash) {
+            tracing::info!(family = %record.family_id, "rotated refresh token presented again within the grace window; same answer");
+            return Ok(token_response(&successor, Map::new()));
+        }
         tracing::warn!(family = %record.family_id, "rotated refresh token presented again; revoking the family");
         store.revoke_family(&record.family_id);
         return Err(OAuthError::invalid_grant(
@@ -156,7 +170,29 @@ fn refresh(
         state.now(),
         &state.config.lifetimes,
     );
+    let grace = state.config.lifetimes.refresh_reuse_grace_secs;
+    if grace > 0 {
+        store.rotation_grace.insert(
+            hash,
+            RotationGrace {
+                until: state.now().plus(Duration::from_secs(grace)),
+                successor: issued.clone(),
+            },
+        );
+    }
     Ok(token_response(&issued, Map::new()))
+}
+
+/// The pair a rotated refresh token was exchanged for, when it is presented again within the
+/// grace window and that pair's refresh token has not been used yet (once it has, the client
+/// evidently received the answer, and a repeat is reuse).
+fn regranted(state: &RegionState, store: &Store, rotated: &SecretHash) -> Option<IssuedTokens> {
+    let grace = store.rotation_grace.get(rotated)?;
+    let successor_unused = store
+        .tokens
+        .get(&SecretHash::of(&grace.successor.refresh_token))
+        .is_some_and(|t| !t.rotated);
+    (grace.until > state.now() && successor_unused).then(|| grace.successor.clone())
 }
 
 fn user_password(
