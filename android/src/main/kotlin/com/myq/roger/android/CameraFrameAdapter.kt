@@ -207,7 +207,7 @@ class CameraFrameAdapter @JvmOverloads constructor(
         if (target == null) call() else target.execute(call)
     }
 
-    /** Rotation helpers. */
+    /** The mapping of rotations to the core's. */
     companion object {
         /**
          * The clockwise rotation in 0, 90, 180 or 270 that equals [degrees] (any multiple of

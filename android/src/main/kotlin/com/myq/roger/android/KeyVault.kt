@@ -104,7 +104,7 @@ class AndroidKeystoreVault(
             .apply { init(spec) }
             .generateKey()
 
-    /** Defaults and helpers. */
+    /** The default alias and the key parameters. */
     companion object {
         /** The alias [KeystoreSecureStore] uses unless told otherwise. */
         const val DEFAULT_ALIAS = "com.myq.roger.secure-store.v1"
