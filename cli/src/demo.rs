@@ -58,8 +58,7 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
     let mut story = Story::new();
     let walked = walk(&cloud, &mut story).await;
     if walked.is_ok() && serve {
-        println!("\nServing until Ctrl-C…");
-        tokio::signal::ctrl_c().await?;
+        serve_until_ctrl_c(&cloud).await?;
     }
     cloud.shutdown().await;
     match walked {
@@ -73,6 +72,54 @@ pub async fn run(serve: bool) -> anyhow::Result<()> {
             story.steps.last().map_or("start", |s| s.title.as_str())
         ))),
     }
+}
+
+/// Keeps the cloud up for trying every command by hand: writes a settings file naming it and
+/// keeps the printer's current QR code in `out/` as a PNG (a new one after every login there).
+async fn serve_until_ctrl_c(cloud: &CloudHandle) -> anyhow::Result<()> {
+    let settings_path = Path::new(OUT_DIR).join("reference-cloud.toml");
+    crate::settings::Settings::for_reference_cloud(cloud)
+        .write(&settings_path)
+        .with_context(|| format!("writing {}", settings_path.display()))?;
+    let qr_path = Path::new(OUT_DIR).join(format!("{DEMO_PRINTER}-qr.png"));
+    let mfp = cloud
+        .mfp(DEMO_PRINTER)
+        .ok_or_else(|| anyhow!("no simulated MFP for {DEMO_PRINTER}"))?;
+    let keep_png = async {
+        let mut shown: Option<String> = None;
+        while let Ok(qr) = mfp
+            .wait_for_new_qr(shown.as_deref(), Duration::from_secs(3600))
+            .await
+        {
+            if std::fs::write(&qr_path, &qr.png).is_err() {
+                break;
+            }
+            shown = Some(qr.user_code);
+        }
+        std::future::pending::<()>().await
+    };
+    let config = settings_path.display();
+    println!("\nThe reference cloud stays up until Ctrl-C. Try the client against it:");
+    println!("  export ROGER_CONFIG={config}");
+    println!(
+        "  echo {} | roger login --password --username {} --region eu --store keyring",
+        DEMO_USER.1, DEMO_USER.0
+    );
+    println!("  roger onedrive link            # prints the sign-in address to open");
+    println!("  roger print some.pdf && roger jobs");
+    println!(
+        "  roger pair {} --yes && roger release --all --wait",
+        qr_path.display()
+    );
+    println!(
+        "  (or without the file: roger --discovery-url {} --allow-insecure-loopback regions)",
+        cloud.discovery_url
+    );
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped?,
+        () = keep_png => {}
+    }
+    Ok(())
 }
 
 async fn walk(cloud: &CloudHandle, story: &mut Story) -> anyhow::Result<()> {

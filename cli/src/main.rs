@@ -1,31 +1,10 @@
 //! `roger`: the Roger desktop client and the end-to-end demo.
 
-#[cfg(feature = "demo")]
-mod demo;
-
-use clap::{Parser, Subcommand};
-
-/// Roger cloud print from the terminal.
-#[derive(Debug, Parser)]
-#[command(name = "roger", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Start the reference cloud on loopback and walk the whole flow against it.
-    #[cfg(feature = "demo")]
-    Demo {
-        /// Keep the reference cloud running after the walk-through, until Ctrl-C.
-        #[arg(long)]
-        serve: bool,
-    },
-}
+use std::process::ExitCode;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    roger_cli::install_panic_hook();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ROGER_LOG")
@@ -33,8 +12,5 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        #[cfg(feature = "demo")]
-        Command::Demo { serve } => demo::run(serve).await,
-    }
+    roger_cli::run().await
 }

@@ -18,6 +18,31 @@ fn the_demo_walks_the_whole_story_and_exits_zero() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "demo failed\n{stdout}\n{stderr}");
+    let steps = [
+        "Region discovery",
+        "Sign in to Roger",
+        "Sign in to Microsoft",
+        "Queue a document from OneDrive",
+        "it shows its login QR code",
+        "the core decodes and checks the code",
+        "Preview",
+        "Approve: the printer logs the person in",
+        "Release every waiting job",
+        "Print a local file",
+        "Scan to OneDrive",
+        "End the printer session",
+        "Sign out",
+    ];
+    for (n, title) in steps.iter().enumerate() {
+        let heading = format!("[{}] ", n + 1);
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&heading) && l.contains(title)),
+            "step {} ({title}) missing in\n{stdout}",
+            n + 1
+        );
+    }
     for expected in [
         "SHA-256 matches the OneDrive file",
         "SHA-256 matches the local file",
