@@ -80,9 +80,18 @@ pub struct TokenManagerDeps {
     pub redirect_uri: url::Url,
 }
 
+/// `now + by`, or `now` when that is not representable (lifetimes are clamped where grants are
+/// made; this keeps the arithmetic total anyway).
+fn later(now: SystemTime, by: Duration) -> SystemTime {
+    now.checked_add(by).unwrap_or(now)
+}
+
 struct Access {
     token: Secret,
     expires_at: SystemTime,
+    /// When to refresh: `refresh_margin` before expiry, but never in the first half of the
+    /// token's life (a short-lived token is not refreshed on every call).
+    refresh_at: SystemTime,
 }
 
 struct Inner {
@@ -219,7 +228,7 @@ impl TokenManager {
         self.flush_unsaved(&mut inner)?;
         let now = self.deps.clock.now();
         if let Some(a) = &inner.access {
-            if a.expires_at > now + self.deps.refresh_margin {
+            if a.refresh_at > now {
                 return Ok(a.token.clone());
             }
         }
@@ -280,15 +289,19 @@ impl TokenManager {
         let lifetime = grant
             .refresh_expires_in
             .unwrap_or(self.deps.default_refresh_lifetime);
-        crate::clock::unix_secs(now + lifetime)
+        crate::clock::unix_secs(later(now, lifetime))
     }
 
     fn access_of(&self, grant: &TokenGrant, now: SystemTime) -> Access {
         // Without `expires_in`, assume a short life so the token is refreshed soon.
         let lifetime = grant.expires_in.unwrap_or(Duration::from_secs(300));
+        let early = lifetime
+            .saturating_sub(self.deps.refresh_margin)
+            .max(lifetime / 2);
         Access {
             token: grant.access_token.clone(),
-            expires_at: now + lifetime,
+            expires_at: later(now, lifetime),
+            refresh_at: later(now, early),
         }
     }
 
@@ -448,6 +461,8 @@ mod tests {
         StringExpiresIn,
         /// Rotates, then answers 200 without an access token.
         NoAccessToken,
+        /// These access and refresh lifetimes, in seconds.
+        Lifetimes(u64, u64),
     }
 
     /// Token endpoint that rotates: refresh token `rt-N` is answered with `rt-(N+1)` and `at-(N+1)`;
@@ -503,6 +518,11 @@ mod tests {
                 }
                 Some(Quirk::NoAccessToken) => {
                     answer.as_object_mut().unwrap().remove("access_token");
+                    ok(answer)
+                }
+                Some(Quirk::Lifetimes(access, refresh)) => {
+                    answer["expires_in"] = access.into();
+                    answer["refresh_token_expires_in"] = refresh.into();
                     ok(answer)
                 }
             }
@@ -788,6 +808,40 @@ mod tests {
         f.clock.advance(Duration::from_secs(600));
         assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
         assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn lifetimes_near_the_end_of_time_are_clamped_not_a_panic() {
+        for secs in [u64::MAX, u64::MAX / 2, i64::MAX as u64] {
+            let f = fixture().await;
+            f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+            let m = f.manager();
+            f.quirk(Quirk::Lifetimes(secs, secs));
+            assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+            assert_eq!(f.stored().refresh_token.expose(), "rt-1");
+            // At most a day believed for the access token, two years for the refresh token.
+            f.clock.advance(Duration::from_secs(24 * 3600));
+            assert_eq!(m.access_token().await.unwrap().expose(), "at-2");
+            let deadline = f.stored().refresh_expires_at;
+            let now = crate::clock::unix_secs(f.clock.now());
+            assert!(deadline <= now + 2 * 366 * 24 * 3600, "{deadline}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_zero_lifetime_does_not_refresh_on_every_call() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.quirk(Quirk::Lifetimes(0, 7_776_000));
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        for _ in 0..5 {
+            assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        }
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1);
+        // It still refreshes, at half its (clamped, 30 s) life.
+        f.clock.advance(Duration::from_secs(16));
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-2");
     }
 
     #[tokio::test]

@@ -132,14 +132,26 @@ fn map_error(
     }
 }
 
+/// Shortest access-token lifetime taken from a server: `expires_in: 0` would otherwise mean a
+/// refresh on every call.
+pub const MIN_ACCESS_LIFETIME: Duration = Duration::from_secs(30);
+/// Longest access-token lifetime believed (a day); longer values are clamped.
+pub const MAX_ACCESS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Longest refresh-token lifetime believed (two years).
+pub const MAX_REFRESH_LIFETIME: Duration = Duration::from_secs(2 * 366 * 24 * 3600);
+
 fn grant(response: Response, requested: &[String]) -> TokenGrant {
     TokenGrant {
         access_token: Secret::new(response.access_token().secret().clone()),
-        expires_in: response.expires_in(),
+        expires_in: response
+            .expires_in()
+            .map(|d| d.clamp(MIN_ACCESS_LIFETIME, MAX_ACCESS_LIFETIME)),
         refresh_token: response
             .refresh_token()
             .map(|t| Secret::new(t.secret().clone())),
-        refresh_expires_in: response.refresh_token_expires_in.map(Duration::from_secs),
+        refresh_expires_in: response
+            .refresh_token_expires_in
+            .map(|secs| Duration::from_secs(secs).min(MAX_REFRESH_LIFETIME)),
         scopes: Some(
             response
                 .scopes()
