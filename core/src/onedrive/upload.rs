@@ -313,8 +313,14 @@ impl OneDrive {
             let mut fragment = vec![0u8; len];
             file.read_exact(&mut fragment).await.map_err(local)?;
             let fragment = bytes::Bytes::from(fragment);
-            let end = offset + len as u64 - 1;
-            let content_range = format!("bytes {offset}-{end}/{total}");
+            // A session that wants no more bytes yet has not completed (a 0-byte file, or a
+            // server asking for the end): a typed error, never an underflowing range.
+            let content_range = content_range(offset, len as u64, total).ok_or_else(|| {
+                Error::invalid(
+                    CTX,
+                    "the upload session asks for no bytes but is not complete",
+                )
+            })?;
             // Throttling (429/503) is waited out within the retry policy's budget, then ends in
             // `Error::Throttled`; the session stays open so the upload can be resumed later.
             let sent = self
@@ -347,7 +353,8 @@ impl OneDrive {
                 202 => {
                     let status: SessionStatus =
                         crate::net::read_json(response, MAX_JSON, CTX).await?;
-                    offset = next_offset(&status.next_expected_ranges).unwrap_or(end + 1);
+                    offset =
+                        next_offset(&status.next_expected_ranges).unwrap_or(offset + len as u64);
                     progress.update(offset.min(total), total);
                 }
                 416 => {
@@ -360,6 +367,13 @@ impl OneDrive {
     }
 }
 
+/// The `Content-Range` of `len` bytes at `offset` of `total`; `None` for an empty fragment or one
+/// past the end.
+fn content_range(offset: u64, len: u64, total: u64) -> Option<String> {
+    let end = offset.checked_add(len)?.checked_sub(1)?;
+    (len > 0 && end < total).then(|| format!("bytes {offset}-{end}/{total}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +381,20 @@ mod tests {
     #[test]
     fn fragments_are_multiples_of_320_kib() {
         assert_eq!(FRAGMENT_SIZE % FRAGMENT_UNIT, 0);
+    }
+
+    #[test]
+    fn content_ranges_are_never_empty_or_past_the_end() {
+        assert_eq!(content_range(0, 10, 10).as_deref(), Some("bytes 0-9/10"));
+        assert_eq!(
+            content_range(327_680, 5, 327_685).as_deref(),
+            Some("bytes 327680-327684/327685")
+        );
+        // A 0-byte file, a session asking for its end, a range past the end, an overflow.
+        assert_eq!(content_range(0, 0, 0), None);
+        assert_eq!(content_range(10, 0, 10), None);
+        assert_eq!(content_range(8, 5, 10), None);
+        assert_eq!(content_range(u64::MAX, 2, u64::MAX), None);
     }
 
     #[test]
