@@ -17,7 +17,6 @@ use roger_core::auth::AuthState;
 use roger_core::error::{Error, SignInError};
 use roger_core::secret::Secret;
 
-use crate::args::Global;
 use crate::context::Context;
 use crate::failure::{Exit, Failure};
 
@@ -73,29 +72,51 @@ fn browser_page(text: &str) -> String {
     )
 }
 
-/// Signs in in the browser: listens on loopback, opens (or prints) the authorization URL and
-/// completes the sign-in with the redirect that comes back.
+/// The loopback listener a browser sign-in gets its redirect on, bound before the sign-in starts
+/// so that its port is in the redirect URI.
+pub struct Loopback {
+    listener: TcpListener,
+    port: u16,
+    /// `http://127.0.0.1:<port>/callback`.
+    pub redirect: Url,
+}
+
+impl Loopback {
+    /// Binds an ephemeral port on 127.0.0.1.
+    pub async fn bind() -> Result<Self, Failure> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
+            Failure::new(
+                Exit::Failure,
+                format!(
+                    "Cannot listen on 127.0.0.1 for the sign-in redirect ({e}); check the firewall."
+                ),
+            )
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| Failure::new(Exit::Failure, format!("No loopback port ({e}).")))?
+            .port();
+        let redirect = Url::parse(&format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
+            .map_err(|e| Failure::new(Exit::Failure, format!("Internal error: {e}.")))?;
+        Ok(Self {
+            listener,
+            port,
+            redirect,
+        })
+    }
+}
+
+/// Signs in in the browser: opens (or prints) the authorization URL and completes the sign-in
+/// with the redirect that comes back to `loopback`. `ctx` must have been opened with
+/// `loopback.redirect`.
 pub async fn browser_sign_in(
-    global: &Global,
+    ctx: &Context,
+    loopback: Loopback,
     target: Target,
     region: Option<&str>,
     no_browser: bool,
-) -> Result<(Context, AuthState), Failure> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| {
-        Failure::new(
-            Exit::Failure,
-            format!(
-                "Cannot listen on 127.0.0.1 for the sign-in redirect ({e}); check the firewall."
-            ),
-        )
-    })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Failure::new(Exit::Failure, format!("No loopback port ({e}).")))?
-        .port();
-    let redirect = Url::parse(&format!("http://127.0.0.1:{port}{CALLBACK_PATH}"))
-        .map_err(|e| Failure::new(Exit::Failure, format!("Internal error: {e}.")))?;
-    let ctx = Context::open(global, Some(&redirect))?;
+) -> Result<AuthState, Failure> {
+    let Loopback { listener, port, .. } = loopback;
     let authorize = match target {
         Target::Roger => ctx.accounts.begin_sign_in(region).await?,
         Target::Microsoft => ctx.accounts.begin_microsoft_sign_in().await?,
@@ -169,16 +190,15 @@ pub async fn browser_sign_in(
             "The browser did not come back in time; run `roger login` again.",
         )
     })??;
-    Ok((ctx, state))
+    Ok(state)
 }
 
 /// Signs in with the legacy password grant.
 pub async fn password_sign_in(
-    global: &Global,
+    ctx: &Context,
     region: Option<&str>,
     username: Option<&str>,
-) -> Result<(Context, AuthState), Failure> {
-    let ctx = Context::open(global, None)?;
+) -> Result<AuthState, Failure> {
     let stdin = std::io::stdin();
     let username = match username {
         Some(u) => u.to_owned(),
@@ -228,7 +248,7 @@ pub async fn password_sign_in(
             }
             other => Failure::from(other),
         })?;
-    Ok((ctx, state))
+    Ok(state)
 }
 
 /// One line without its line ending.

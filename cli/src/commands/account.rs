@@ -7,7 +7,7 @@ use roger_core::auth::AuthState;
 use crate::args::{Global, LoginArgs};
 use crate::context::Context;
 use crate::failure::Failure;
-use crate::login::{browser_sign_in, password_sign_in, Target};
+use crate::login::{browser_sign_in, password_sign_in, Loopback, Target};
 use crate::output::{auth_json, auth_line, print_json, session_json, session_line};
 
 /// `roger regions`.
@@ -28,14 +28,10 @@ pub async fn regions(global: &Global) -> Result<(), Failure> {
 }
 
 /// The region to sign in to: the one asked for, the preset one, or the only one there is.
-async fn region_for_login(
-    global: &Global,
-    asked: Option<String>,
-) -> Result<Option<String>, Failure> {
+async fn region_for_login(ctx: &Context, asked: Option<String>) -> Result<Option<String>, Failure> {
     if asked.is_some() {
         return Ok(asked);
     }
-    let ctx = Context::open(global, None)?;
     if ctx.accounts.config().preset_region.is_some() {
         return Ok(None);
     }
@@ -58,11 +54,25 @@ async fn region_for_login(
 
 /// `roger login`.
 pub async fn login(global: &Global, args: LoginArgs) -> Result<(), Failure> {
-    let region = region_for_login(global, args.region).await?;
-    let (ctx, state) = if args.password {
-        password_sign_in(global, region.as_deref(), args.username.as_deref()).await?
+    let loopback = if args.password {
+        None
     } else {
-        browser_sign_in(global, Target::Roger, region.as_deref(), args.no_browser).await?
+        Some(Loopback::bind().await?)
+    };
+    let ctx = Context::open(global, loopback.as_ref().map(|l| &l.redirect))?;
+    let region = region_for_login(&ctx, args.region).await?;
+    let state = match loopback {
+        None => password_sign_in(&ctx, region.as_deref(), args.username.as_deref()).await?,
+        Some(loopback) => {
+            browser_sign_in(
+                &ctx,
+                loopback,
+                Target::Roger,
+                region.as_deref(),
+                args.no_browser,
+            )
+            .await?
+        }
     };
     report_sign_in(&ctx, "Roger", &state);
     if !ctx.json {
@@ -83,7 +93,9 @@ fn report_sign_in(ctx: &Context, what: &str, state: &AuthState) {
 
 /// `roger onedrive link`.
 pub async fn onedrive_link(global: &Global, no_browser: bool) -> Result<(), Failure> {
-    let (ctx, state) = browser_sign_in(global, Target::Microsoft, None, no_browser).await?;
+    let loopback = Loopback::bind().await?;
+    let ctx = Context::open(global, Some(&loopback.redirect))?;
+    let state = browser_sign_in(&ctx, loopback, Target::Microsoft, None, no_browser).await?;
     report_sign_in(&ctx, "OneDrive", &state);
     Ok(())
 }

@@ -8,10 +8,44 @@ use serde_json::json;
 use roger_core::onedrive::DriveItem;
 
 use crate::args::{DownloadArgs, Folder, Global, ScanArgs};
-use crate::commands::jobs::{find_by_name, TransferUi, ONEDRIVE_PREFIX};
+use crate::commands::jobs::TransferUi;
 use crate::context::Context;
 use crate::failure::{Exit, Failure};
 use crate::output::{item_json, print_json, profile_json, size};
+
+/// The prefix that names a file in OneDrive instead of a local one.
+pub const ONEDRIVE_PREFIX: &str = "onedrive:";
+
+/// Finds a file by name in a listing: the exact name, else the one name that matches without
+/// regard to case (as OneDrive compares names).
+fn find_by_name<'a>(items: &'a [DriveItem], name: &str) -> Option<&'a DriveItem> {
+    items.iter().find(|i| i.name == name).or_else(|| {
+        let mut matches = items.iter().filter(|i| i.name.eq_ignore_ascii_case(name));
+        match (matches.next(), matches.next()) {
+            (Some(one), None) => Some(one),
+            _ => None,
+        }
+    })
+}
+
+fn not_found(folder: Folder, name: &str) -> Failure {
+    let folder = folder_name(folder);
+    Failure::new(
+        Exit::NotFound,
+        format!(
+            "There is no file \"{name}\" in OneDrive \"{folder}\": see `roger ls {}`.",
+            folder.to_lowercase()
+        ),
+    )
+}
+
+/// The item called `name` (see [`find_by_name`]) in one of the app's folders.
+pub async fn find_in(ctx: &Context, folder: Folder, name: &str) -> Result<DriveItem, Failure> {
+    let items = list(ctx, folder).await?;
+    find_by_name(&items, name)
+        .cloned()
+        .ok_or_else(|| not_found(folder, name))
+}
 
 fn folder_name(folder: Folder) -> &'static str {
     match folder {
@@ -93,19 +127,11 @@ pub async fn download(global: &Global, args: DownloadArgs) -> Result<(), Failure
         )
     })?;
     let ctx = Context::open(global, None)?;
-    let items = list(&ctx, folder).await?;
+    let item = find_in(&ctx, folder, name).await?;
+    if item.is_folder() {
+        return Err(not_found(folder, name));
+    }
     let folder = folder_name(folder);
-    let item = find_by_name(&items, name)
-        .filter(|i| !i.is_folder())
-        .ok_or_else(|| {
-            Failure::new(
-                Exit::NotFound,
-                format!(
-                    "There is no file \"{name}\" in OneDrive \"{folder}\": see `roger ls {}`.",
-                    folder.to_lowercase()
-                ),
-            )
-        })?;
     let dest = destination(args.dest.as_deref(), &item.name);
     if dest.exists() && !args.force {
         return Err(Failure::new(
@@ -126,7 +152,7 @@ pub async fn download(global: &Global, args: DownloadArgs) -> Result<(), Failure
     let written = written?;
     if ctx.json {
         print_json(&json!({
-            "item": item_json(folder, item),
+            "item": item_json(folder, &item),
             "path": dest.display().to_string(),
             "bytes": written,
         }));

@@ -7,33 +7,20 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use roger_core::onedrive::{AfterPrint, CancelFlag, DriveItem};
+use roger_core::onedrive::{AfterPrint, CancelFlag};
 use roger_core::printer::{
     check_options, Duplex, JobState, LocalFile, PrintOptions, PrinterError, PrinterEvent,
     ReleaseIntent,
 };
 
-use crate::args::{AfterArg, DuplexArg, Global, PrintArgs, ReleaseArgs};
+use crate::args::{AfterArg, DuplexArg, Folder, Global, PrintArgs, ReleaseArgs};
+use crate::commands::files::{find_in, parse_item, ONEDRIVE_PREFIX};
 use crate::context::Context;
 use crate::failure::{Exit, Failure};
 use crate::output::{job_json, job_line, print_json, state_name};
 
-/// The prefix that names a file in OneDrive instead of a local one.
-pub const ONEDRIVE_PREFIX: &str = "onedrive:";
 /// How long `release --wait` follows the printer.
 const PRINT_WAIT: Duration = Duration::from_secs(600);
-
-/// Finds a file by name in a listing: the exact name, else the one name that matches without
-/// regard to case (as OneDrive compares names).
-pub fn find_by_name<'a>(items: &'a [DriveItem], name: &str) -> Option<&'a DriveItem> {
-    items.iter().find(|i| i.name == name).or_else(|| {
-        let mut matches = items.iter().filter(|i| i.name.eq_ignore_ascii_case(name));
-        match (matches.next(), matches.next()) {
-            (Some(one), None) => Some(one),
-            _ => None,
-        }
-    })
-}
 
 fn options(args: &PrintArgs) -> PrintOptions {
     PrintOptions {
@@ -116,18 +103,12 @@ pub async fn print(global: &Global, args: PrintArgs) -> Result<(), Failure> {
     // Refused before anything is uploaded.
     check_options(&options).map_err(PrinterError::from)?;
     let job = match args.source.strip_prefix(ONEDRIVE_PREFIX) {
-        Some(path) => {
-            let name = path
-                .strip_prefix("Print/")
-                .or_else(|| path.strip_prefix("print/"))
-                .unwrap_or(path);
-            let listing = ctx.drive()?.list_print().await?;
-            let item = find_by_name(&listing, name).ok_or_else(|| {
-                Failure::new(
-                    Exit::NotFound,
-                    format!("There is no \"{name}\" in OneDrive \"Print\": see `roger ls print`."),
-                )
-            })?;
+        Some(rest) => {
+            let name = match parse_item(&args.source) {
+                Some((Folder::Print, name)) => name,
+                _ => rest,
+            };
+            let item = find_in(&ctx, Folder::Print, name).await?;
             service
                 .print_onedrive(&item.id, &options, after(args.after, AfterPrint::Keep))
                 .await?
