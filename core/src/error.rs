@@ -104,12 +104,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
-    /// Transport failure: DNS, connect, TLS, timeout, broken connection.
+    /// Transport failure: DNS, connect, TLS, timeout, broken connection. Made only through
+    /// [`Error::network`], which strips the request URL: a pre-authenticated OneDrive URL is a
+    /// credential and must not reach a log line, an error string or a crash report.
     #[error("network error while {context}: {source}")]
     Network {
         /// What the core was doing.
         context: &'static str,
-        /// The transport error.
+        /// The transport error, without its URL.
         #[source]
         source: reqwest::Error,
     },
@@ -203,8 +205,12 @@ impl Error {
         }
     }
 
+    /// The error for a failed transport call, with the request URL removed.
     pub(crate) fn network(context: &'static str) -> impl FnOnce(reqwest::Error) -> Error {
-        move |source| Error::Network { context, source }
+        move |source| Error::Network {
+            context,
+            source: source.without_url(),
+        }
     }
 
     pub(crate) fn invalid(context: &'static str, reason: impl Into<String>) -> Error {
@@ -212,5 +218,30 @@ impl Error {
             context,
             reason: reason.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn transport_errors_never_carry_the_request_url() {
+        // A closed loopback port: the connect fails, and reqwest's error names the URL.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/up/canary-4b2e?tempauth=canary-4b2e");
+        let raw = reqwest::get(&url).await.unwrap_err();
+        assert!(
+            format!("{raw}").contains("canary"),
+            "the raw error names it"
+        );
+        let err = Error::network("uploading")(raw);
+        let shown = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
+        assert!(!shown.contains("canary"), "{shown}");
+        assert_eq!(err.kind(), ErrorKind::Network);
     }
 }

@@ -114,9 +114,7 @@ fn map_error(
                 },
             }
         }
-        RequestTokenError::Request(Transport::Network(source)) => {
-            Error::Network { context, source }
-        }
+        RequestTokenError::Request(Transport::Network(source)) => Error::network(context)(source),
         RequestTokenError::Request(Transport::Status(status)) => Error::Http {
             context,
             status,

@@ -9,13 +9,28 @@ use super::drive::{KnownFolder, OneDrive};
 use super::names::sanitize_name;
 use super::upload::TransferError;
 
-/// Where the printer should upload a scan.
-#[derive(Debug, Clone)]
+/// Where the printer should upload a scan. Its `Debug` shows only the URL's origin.
+#[derive(Clone)]
 pub struct ScanDestination {
     /// The file name asked for (OneDrive renames it on a clash).
     pub file_name: String,
     /// The pre-authenticated upload URL for the printer. A secret: do not log it.
     pub upload_url: Url,
+}
+
+impl std::fmt::Debug for ScanDestination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanDestination")
+            .field("file_name", &self.file_name)
+            .field(
+                "upload_url",
+                &format_args!(
+                    "{}/[redacted]",
+                    self.upload_url.origin().ascii_serialization()
+                ),
+            )
+            .finish()
+    }
 }
 
 /// `YYYY-MM-DD HH.MM.SS` (UTC) for a time, without a calendar dependency.
@@ -79,6 +94,18 @@ impl OneDrive {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn debug_output_hides_the_upload_url() {
+        let dest = ScanDestination {
+            file_name: "Scan.pdf".into(),
+            upload_url: Url::parse("https://up.example/session/canary-9c1f?tempauth=canary-9c1f")
+                .unwrap(),
+        };
+        let shown = format!("{dest:?}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert!(shown.contains("https://up.example") && shown.contains("Scan.pdf"));
+    }
 
     #[test]
     fn timestamps_are_utc_calendar_dates() {

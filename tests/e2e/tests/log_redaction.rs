@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use roger_core::accounts::{Accounts, OpenOptions};
 use roger_core::auth::AccountRecord;
+use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive, RetryPolicy};
 use roger_core::secret::Secret;
 use roger_core::store::{keys, MemoryStore, SecureStore};
-use roger_e2e::core_config;
+use roger_e2e::{core_config, sign_in_microsoft};
 use roger_sim::{Cloud, SimConfig};
 
 #[derive(Clone, Default)]
@@ -73,6 +74,56 @@ async fn secrets_never_appear_in_trace_logs() {
     let second_refresh = record(&store).refresh_token.expose().to_owned();
     let second_access = accounts.roger().access_token().await.unwrap();
     tracing::debug!(?accounts, record = ?record(&store), "state after the flow");
+
+    // OneDrive: an upload and a download that each lose their connection (so the transfer
+    // errors are logged), and a scan destination, all with pre-authenticated URLs.
+    sign_in_microsoft(&cloud, &accounts, "alice@contoso.example", "alice-password").await;
+    let mut drive = OneDrive::new(accounts.config(), accounts.microsoft().clone()).unwrap();
+    drive.set_retry_policy(RetryPolicy {
+        max_attempts: 8,
+        max_total_wait: Duration::from_secs(20),
+        base_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
+    });
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("roger-redaction-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("source.pdf");
+    std::fs::write(&source, vec![7u8; 12 * 1024 * 1024]).unwrap();
+    let graph = cloud.graph();
+    graph.faults().drop_upload_connection_after(5 * 1024 * 1024);
+    let item = drive
+        .upload_file(
+            &source,
+            &folder,
+            "doc.pdf",
+            &|_, _| {},
+            &CancelFlag::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    graph
+        .faults()
+        .drop_download_connection_after(3 * 1024 * 1024);
+    let dest = dir.join("copy.pdf");
+    drive
+        .download_to_file(&item.id, &dest, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap();
+    assert_eq!(graph.stats().dropped_connections(), 1, "the upload was cut");
+    assert_eq!(
+        graph.stats().requests("GET download"),
+        2,
+        "the download was cut and resumed"
+    );
+    let scan = drive
+        .scan_destination("Document", "pdf", std::time::SystemTime::now())
+        .await
+        .unwrap();
+    tracing::debug!(?scan, "scan destination");
+    std::fs::remove_dir_all(&dir).unwrap();
+
     accounts.sign_out().await.unwrap();
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
@@ -81,6 +132,14 @@ async fn secrets_never_appear_in_trace_logs() {
         "TRACE logging was captured ({} bytes)",
         log.len()
     );
+    let content = graph.content_url.as_str();
+    for capability in [format!("{content}up/"), format!("{content}dl/")] {
+        assert!(
+            !log.contains(&capability),
+            "a pre-authenticated OneDrive URL leaked into the log"
+        );
+    }
+    assert!(!log.contains(scan.upload_url.as_str()));
     for secret in [
         canary_password,
         &first_refresh,
