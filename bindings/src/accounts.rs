@@ -76,10 +76,15 @@ impl AccountsApi {
         .await
     }
 
-    /// Signs out of both accounts: the tokens are revoked and wiped from the store.
+    /// Signs out of both accounts: the tokens are wiped from the store at once, then revoked at
+    /// the servers in the background.
     pub async fn sign_out(&self) -> Result<(), RogerError> {
         let a = self.accounts.clone();
-        run(async move { Ok(a.sign_out().await?) }).await
+        run(async move {
+            a.sign_out().await?;
+            Ok(())
+        })
+        .await
     }
 
     /// The Roger account's state now.

@@ -409,10 +409,11 @@ async fn walk(cloud: &CloudHandle, story: &mut Story) -> anyhow::Result<()> {
     println!("  logged out at {DEMO_PRINTER}; it shows a new code");
 
     story.step("Sign out: revoke and wipe");
-    accounts.sign_out().await?;
+    let revocation = accounts.sign_out().await?;
     wait_events(&mut events, |e| matches!(e, PrinterEvent::SignedOut)).await?;
     println!("  Roger: {}", describe(&accounts.roger().state()));
     println!("  Microsoft: {}", describe(&accounts.microsoft().state()));
+    revocation.wait(Duration::from_secs(5)).await;
     story.end();
     Ok(())
 }

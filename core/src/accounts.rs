@@ -377,13 +377,14 @@ impl Accounts {
         identity
     }
 
-    /// Signs out of both accounts: revokes (best effort) and wipes every secret.
-    pub async fn sign_out(&self) -> Result<(), Error> {
+    /// Signs out of both accounts: wipes every secret, then revokes the refresh tokens in the
+    /// background (best effort); see [`TokenManager::sign_out`].
+    pub async fn sign_out(&self) -> Result<crate::auth::Revocation, Error> {
         if let Ok(mut slot) = self.pending.lock() {
             *slot = None;
         }
         let roger = self.roger.sign_out().await;
         let microsoft = self.microsoft.sign_out().await;
-        roger.and(microsoft)
+        Ok(roger?.join(microsoft?))
     }
 }

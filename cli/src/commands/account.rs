@@ -149,7 +149,10 @@ pub async fn status(global: &Global) -> Result<(), Failure> {
 /// `roger logout`.
 pub async fn logout(global: &Global) -> Result<(), Failure> {
     let ctx = Context::open(global, None)?;
-    ctx.accounts.sign_out().await?;
+    // The tokens are gone once this returns; the revocation at the servers runs on, so give it
+    // a moment before the process ends.
+    let revocation = ctx.accounts.sign_out().await?;
+    revocation.wait(std::time::Duration::from_secs(5)).await;
     if ctx.json {
         print_json(&json!({ "signedOut": true }));
     } else {

@@ -8,4 +8,4 @@ mod tokens;
 pub(crate) use identity::{read_graph_me, read_roger_me};
 pub use record::{AccountRecord, Provider, RECORD_VERSION};
 pub use redirect::{check_redirect, issuer_matches, AuthorizationResponse, ExpectedRedirect};
-pub use tokens::{AuthState, Identity, TokenManager, TokenManagerDeps};
+pub use tokens::{AuthState, Identity, Revocation, TokenManager, TokenManagerDeps};

@@ -133,6 +133,39 @@ fn state_of(record: Option<&AccountRecord>, reason: SignOutReason) -> AuthState 
     }
 }
 
+/// The best-effort revocations a sign-out started. They run to the end on their own; dropping
+/// this does not stop them. A process that exits right after signing out waits on it.
+#[derive(Debug, Default)]
+pub struct Revocation {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Revocation {
+    /// Adds the revocations of another sign-out.
+    pub fn join(mut self, other: Revocation) -> Revocation {
+        self.tasks.extend(other.tasks);
+        self
+    }
+
+    /// Waits until every revocation has been answered (or failed), at most `limit`.
+    pub async fn wait(self, limit: Duration) {
+        let all = futures::future::join_all(self.tasks);
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::info!("revocation still pending at exit");
+        }
+    }
+}
+
+/// An OAuth client for the issuer whose metadata is at `location`.
+async fn client_for(
+    deps: &TokenManagerDeps,
+    location: &MetadataLocation,
+    client_id: &str,
+) -> Result<OAuthClient, Error> {
+    let metadata = deps.metadata.get(location).await?;
+    OAuthClient::new(deps.http.clone(), metadata, client_id, &deps.redirect_uri)
+}
+
 impl TokenManager {
     /// Loads the account stored under `key`, if any. An unreadable record is wiped (the user
     /// signs in again) rather than failing start-up.
@@ -269,20 +302,37 @@ impl TokenManager {
             .map_err(Error::network(context))
     }
 
-    /// Signs out: revokes the refresh token (best effort), wipes the store and memory.
-    pub async fn sign_out(&self) -> Result<(), Error> {
+    /// Signs out: wipes the store, then memory (and tells subscribers), then revokes the refresh
+    /// token at the issuer in a detached task (best effort, RFC 7009). Nothing after the wipe
+    /// waits on the network, so a caller that goes away cannot leave a half-signed-out account.
+    /// When the store cannot delete the record the account stays signed in and the error is
+    /// returned: reporting "signed out" would let the stored session come back on next start.
+    /// A process about to exit can wait (bounded) on the returned [`Revocation`].
+    pub async fn sign_out(&self) -> Result<Revocation, Error> {
         let mut inner = self.inner.lock().await;
-        if let Some(record) = inner.record.clone() {
-            match self.oauth_locked(&mut inner, &record).await {
-                Ok(oauth) => {
-                    if let Err(e) = oauth.revoke(&record.refresh_token).await {
-                        tracing::info!(error = %e, "revocation failed; wiping locally anyway");
+        let record = inner.record.clone();
+        let cached = inner.oauth.clone();
+        self.wipe_locked(&mut inner, SignOutReason::UserSignedOut)?;
+        drop(inner);
+        let mut revocation = Revocation::default();
+        if let Some(record) = record {
+            let deps = self.deps.clone();
+            revocation.tasks.push(tokio::spawn(async move {
+                let oauth = match cached {
+                    Some(oauth) => Ok(oauth),
+                    None => client_for(&deps, &(deps.locate)(&record), &record.client_id).await,
+                };
+                match oauth {
+                    Ok(oauth) => {
+                        if let Err(e) = oauth.revoke(&record.refresh_token).await {
+                            tracing::info!(error = %e, "revocation failed; the local wipe stands");
+                        }
                     }
+                    Err(e) => tracing::info!(error = %e, "cannot reach the issuer to revoke"),
                 }
-                Err(e) => tracing::info!(error = %e, "cannot reach the issuer to revoke"),
-            }
+            }));
         }
-        self.wipe_locked(&mut inner, SignOutReason::UserSignedOut)
+        Ok(revocation)
     }
 
     fn refresh_deadline(&self, now: SystemTime, grant: &TokenGrant) -> u64 {
@@ -327,15 +377,21 @@ impl TokenManager {
         Ok(())
     }
 
+    /// Deletes the stored record, then forgets the session and publishes the new state. A user's
+    /// sign-out whose delete fails changes nothing; a session the server ended is forgotten even
+    /// then (its token is spent), and the store error is returned.
     fn wipe_locked(&self, inner: &mut Inner, reason: SignOutReason) -> Result<(), Error> {
+        let deleted = self.deps.store.delete(self.key);
+        if deleted.is_err() && reason == SignOutReason::UserSignedOut {
+            return deleted.map_err(Error::from);
+        }
         inner.record = None;
         inner.access = None;
         inner.unsaved = false;
         inner.oauth = None;
         inner.signed_out_reason = reason;
         self.publish(inner);
-        self.deps.store.delete(self.key)?;
-        Ok(())
+        deleted.map_err(Error::from)
     }
 
     async fn oauth_locked(
@@ -358,13 +414,7 @@ impl TokenManager {
         location: &MetadataLocation,
         client_id: &str,
     ) -> Result<OAuthClient, Error> {
-        let metadata = self.deps.metadata.get(location).await?;
-        OAuthClient::new(
-            self.deps.http.clone(),
-            metadata,
-            client_id,
-            &self.deps.redirect_uri,
-        )
+        client_for(&self.deps, location, client_id).await
     }
 
     /// An OAuth client for a new sign-in with the configured client id.
@@ -868,6 +918,28 @@ mod tests {
         );
     }
 
+    async fn revocations(f: &Fixture) -> usize {
+        f.server
+            .received_requests()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.url.path() == "/oauth/revoke")
+            .count()
+    }
+
+    /// Waits (bounded) for the detached revocation to reach the server.
+    async fn revocations_after_a_while(f: &Fixture, expected: usize) -> usize {
+        for _ in 0..100 {
+            let n = revocations(f).await;
+            if n >= expected {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        revocations(f).await
+    }
+
     #[tokio::test]
     async fn sign_out_revokes_and_wipes() {
         let f = fixture().await;
@@ -881,14 +953,58 @@ mod tests {
                 reason: SignOutReason::UserSignedOut
             }
         );
-        let revoked = f
-            .server
-            .received_requests()
+        assert_eq!(revocations_after_a_while(&f, 1).await, 1);
+    }
+
+    #[tokio::test]
+    async fn sign_out_is_done_before_the_issuer_answers() {
+        let f = fixture().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/revoke"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+            .with_priority(1)
+            .mount(&f.server)
+            .await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        m.access_token().await.unwrap(); // caches the issuer's client
+        let mut states = m.subscribe();
+        tokio::time::timeout(Duration::from_secs(5), m.sign_out())
             .await
-            .unwrap()
-            .into_iter()
-            .filter(|r| r.url.path() == "/oauth/revoke")
-            .count();
-        assert_eq!(revoked, 1);
+            .expect("sign-out does not wait for the revocation")
+            .unwrap();
+        assert_eq!(f.store.get(KEY).unwrap(), None);
+        assert!(matches!(
+            *states.borrow_and_update(),
+            AuthState::SignedOut {
+                reason: SignOutReason::UserSignedOut
+            }
+        ));
+        assert!(matches!(
+            m.access_token().await,
+            Err(Error::SignedOut(SignOutReason::UserSignedOut))
+        ));
+        assert_eq!(revocations_after_a_while(&f, 1).await, 1, "still revoked");
+    }
+
+    #[tokio::test]
+    async fn a_sign_out_the_store_cannot_delete_is_reported_and_changes_nothing() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        f.store.set_fail_writes(true);
+        let err = m.sign_out().await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Storage);
+        assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+        assert_eq!(f.stored().refresh_token.expose(), "rt-0");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            revocations(&f).await,
+            0,
+            "a token still stored is not revoked"
+        );
+        f.store.set_fail_writes(false);
+        m.sign_out().await.unwrap();
+        assert_eq!(f.store.get(KEY).unwrap(), None);
     }
 }

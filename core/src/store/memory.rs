@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use super::{SecureStore, StoreError};
 
-/// A store that keeps values in memory. `fail_writes` makes every `set` fail (and leave the old
-/// value untouched), to test what the core does when the platform store breaks.
+/// A store that keeps values in memory. `fail_writes` makes every `set` and `delete` fail (and
+/// leave the old value untouched), to test what the core does when the platform store breaks.
 #[derive(Default)]
 pub struct MemoryStore {
     values: Mutex<HashMap<String, Vec<u8>>>,
@@ -67,6 +67,9 @@ impl SecureStore for MemoryStore {
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(StoreError::Platform("injected delete failure".into()));
+        }
         self.lock().remove(key);
         Ok(())
     }
@@ -84,6 +87,9 @@ mod tests {
         s.set_fail_writes(true);
         assert!(s.set("k", b"v2").is_err());
         assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert!(s.delete("k").is_err());
+        assert_eq!(s.get("k").unwrap().as_deref(), Some(&b"v1"[..]));
+        s.set_fail_writes(false);
         s.delete("k").unwrap();
         s.delete("k").unwrap();
         assert_eq!(s.get("k").unwrap(), None);

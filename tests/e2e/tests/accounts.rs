@@ -444,8 +444,13 @@ async fn sign_out_revokes_and_wipes_every_secret() {
     let accounts = w.open();
     w.sign_in(&accounts).await;
     let token = w.stored_refresh_token().unwrap();
-    accounts.sign_out().await.unwrap();
-    assert_eq!(w.stored_refresh_token(), None);
+    let revocation = accounts.sign_out().await.unwrap();
+    assert_eq!(
+        w.stored_refresh_token(),
+        None,
+        "wiped before any revocation"
+    );
+    revocation.wait(Duration::from_secs(5)).await;
     assert_eq!(w.eu().stats().revocation_requests(), 1);
     // The revoked token no longer works at the server.
     let response = reqwest::Client::new()
