@@ -104,8 +104,8 @@ struct Inner {
     signed_out_reason: SignOutReason,
 }
 
-/// Tokens of one account (Roger or Microsoft).
-pub struct TokenManager {
+/// The state of a [`TokenManager`], shared with the refresh tasks it detaches.
+struct Shared {
     provider: Provider,
     key: &'static str,
     deps: TokenManagerDeps,
@@ -113,12 +113,135 @@ pub struct TokenManager {
     state: watch::Sender<AuthState>,
 }
 
+/// Tokens of one account (Roger or Microsoft).
+///
+/// A refresh, and the write of the rotated refresh token that follows it, runs in a task of its
+/// own: a caller that goes away mid-refresh (a cancelled coroutine or Swift `Task`, a timeout)
+/// cannot lose the token the server just rotated, which would sign the user out for good at the
+/// next refresh (the spent token is taken for reuse). Callers waiting meanwhile share its result.
+pub struct TokenManager {
+    shared: Arc<Shared>,
+}
+
 impl std::fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenManager")
-            .field("provider", &self.provider)
-            .field("state", &*self.state.borrow())
+            .field("provider", &self.shared.provider)
+            .field("state", &*self.shared.state.borrow())
             .finish_non_exhaustive()
+    }
+}
+
+/// Runs `work` to completion in a task of its own, whether or not the caller waits for it.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::invalid(
+            "refreshing the session",
+            "the runtime is shutting down",
+        )),
+    }
+}
+
+impl TokenManager {
+    /// Loads the account stored under `key`, if any. An unreadable record is wiped (the user
+    /// signs in again) rather than failing start-up.
+    pub fn load(
+        provider: Provider,
+        key: &'static str,
+        deps: TokenManagerDeps,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            shared: Arc::new(Shared::load(provider, key, deps)?),
+        })
+    }
+
+    /// The current state.
+    pub fn state(&self) -> AuthState {
+        self.shared.state.borrow().clone()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn subscribe(&self) -> watch::Receiver<AuthState> {
+        self.shared.state.subscribe()
+    }
+
+    /// The stored record (without the access token), if signed in.
+    pub async fn record(&self) -> Option<AccountRecord> {
+        self.shared.inner.lock().await.record.clone()
+    }
+
+    /// Starts a session from a grant (after sign-in). The record is written to the store first;
+    /// if that fails nothing is kept and the error says so.
+    pub async fn install(
+        &self,
+        oauth: OAuthClient,
+        grant: TokenGrant,
+        region: Option<String>,
+        identity: Identity,
+    ) -> Result<(), Error> {
+        self.shared.install(oauth, grant, region, identity).await
+    }
+
+    /// A valid access token: the cached one, or a refreshed one when it is missing or about to
+    /// expire. Concurrent callers share one refresh; the refresh finishes even if this caller
+    /// goes away.
+    pub async fn access_token(&self) -> Result<Secret, Error> {
+        if let Some(token) = self.shared.cached_token().await? {
+            return Ok(token);
+        }
+        let shared = Arc::clone(&self.shared);
+        detached(async move { shared.access_token().await }).await
+    }
+
+    /// After a 401 with `rejected`: refreshes unless another caller already replaced that token
+    /// (in a task of its own, as [`TokenManager::access_token`]).
+    pub async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
+        let shared = Arc::clone(&self.shared);
+        let rejected = rejected.clone();
+        detached(async move { shared.token_after_rejection(&rejected).await }).await
+    }
+
+    /// Sends a request built by `build` with the bearer token; on 401 refreshes once and retries.
+    pub async fn send(
+        &self,
+        context: &'static str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        let token = self.access_token().await?;
+        let response = build(token.expose())
+            .send()
+            .await
+            .map_err(Error::network(context))?;
+        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let token = self.token_after_rejection(&token).await?;
+        build(token.expose())
+            .send()
+            .await
+            .map_err(Error::network(context))
+    }
+
+    /// Signs out: wipes the store, then memory (and tells subscribers), then revokes the refresh
+    /// token at the issuer in a detached task (best effort, RFC 7009). Nothing after the wipe
+    /// waits on the network, so a caller that goes away cannot leave a half-signed-out account.
+    /// When the store cannot delete the record the account stays signed in and the error is
+    /// returned: reporting "signed out" would let the stored session come back on next start.
+    /// A process about to exit can wait (bounded) on the returned [`Revocation`].
+    pub async fn sign_out(&self) -> Result<Revocation, Error> {
+        self.shared.sign_out().await
+    }
+
+    /// An OAuth client for a new sign-in with the configured client id.
+    pub(crate) async fn sign_in_client(
+        &self,
+        location: &MetadataLocation,
+    ) -> Result<OAuthClient, Error> {
+        self.shared.sign_in_client(location).await
     }
 }
 
@@ -166,14 +289,9 @@ async fn client_for(
     OAuthClient::new(deps.http.clone(), metadata, client_id, &deps.redirect_uri)
 }
 
-impl TokenManager {
-    /// Loads the account stored under `key`, if any. An unreadable record is wiped (the user
-    /// signs in again) rather than failing start-up.
-    pub fn load(
-        provider: Provider,
-        key: &'static str,
-        deps: TokenManagerDeps,
-    ) -> Result<Self, Error> {
+impl Shared {
+    /// See [`TokenManager::load`].
+    fn load(provider: Provider, key: &'static str, deps: TokenManagerDeps) -> Result<Self, Error> {
         let record = match deps.store.get(key)? {
             None => None,
             Some(bytes) => match AccountRecord::from_bytes(&bytes) {
@@ -202,24 +320,8 @@ impl TokenManager {
         })
     }
 
-    /// The current state.
-    pub fn state(&self) -> AuthState {
-        self.state.borrow().clone()
-    }
-
-    /// A receiver that sees every state change.
-    pub fn subscribe(&self) -> watch::Receiver<AuthState> {
-        self.state.subscribe()
-    }
-
-    /// The stored record (without the access token), if signed in.
-    pub async fn record(&self) -> Option<AccountRecord> {
-        self.inner.lock().await.record.clone()
-    }
-
-    /// Starts a session from a grant (after sign-in). The record is written to the store first;
-    /// if that fails nothing is kept and the error says so.
-    pub async fn install(
+    /// See [`TokenManager::install`].
+    async fn install(
         &self,
         oauth: OAuthClient,
         grant: TokenGrant,
@@ -254,9 +356,20 @@ impl TokenManager {
         Ok(())
     }
 
-    /// A valid access token: the cached one, or a refreshed one when it is missing or about to
-    /// expire. Concurrent callers share one refresh.
-    pub async fn access_token(&self) -> Result<Secret, Error> {
+    /// The cached access token when it is not due for a refresh (nothing is sent).
+    async fn cached_token(&self) -> Result<Option<Secret>, Error> {
+        let mut inner = self.inner.lock().await;
+        self.flush_unsaved(&mut inner)?;
+        let now = self.deps.clock.now();
+        Ok(inner
+            .access
+            .as_ref()
+            .filter(|a| a.refresh_at > now)
+            .map(|a| a.token.clone()))
+    }
+
+    /// A valid access token: the cached one, or a refreshed one.
+    async fn access_token(&self) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
         self.flush_unsaved(&mut inner)?;
         let now = self.deps.clock.now();
@@ -268,8 +381,8 @@ impl TokenManager {
         self.refresh_locked(&mut inner).await
     }
 
-    /// After a 401 with `rejected`: refreshes unless another caller already replaced that token.
-    pub async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
+    /// See [`TokenManager::token_after_rejection`].
+    async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
         self.flush_unsaved(&mut inner)?;
         if let Some(a) = &inner.access {
@@ -281,34 +394,8 @@ impl TokenManager {
         self.refresh_locked(&mut inner).await
     }
 
-    /// Sends a request built by `build` with the bearer token; on 401 refreshes once and retries.
-    pub async fn send(
-        &self,
-        context: &'static str,
-        build: impl Fn(&str) -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, Error> {
-        let token = self.access_token().await?;
-        let response = build(token.expose())
-            .send()
-            .await
-            .map_err(Error::network(context))?;
-        if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-            return Ok(response);
-        }
-        let token = self.token_after_rejection(&token).await?;
-        build(token.expose())
-            .send()
-            .await
-            .map_err(Error::network(context))
-    }
-
-    /// Signs out: wipes the store, then memory (and tells subscribers), then revokes the refresh
-    /// token at the issuer in a detached task (best effort, RFC 7009). Nothing after the wipe
-    /// waits on the network, so a caller that goes away cannot leave a half-signed-out account.
-    /// When the store cannot delete the record the account stays signed in and the error is
-    /// returned: reporting "signed out" would let the stored session come back on next start.
-    /// A process about to exit can wait (bounded) on the returned [`Revocation`].
-    pub async fn sign_out(&self) -> Result<Revocation, Error> {
+    /// See [`TokenManager::sign_out`].
+    async fn sign_out(&self) -> Result<Revocation, Error> {
         let mut inner = self.inner.lock().await;
         let record = inner.record.clone();
         let cached = inner.oauth.clone();
@@ -417,11 +504,8 @@ impl TokenManager {
         client_for(&self.deps, location, client_id).await
     }
 
-    /// An OAuth client for a new sign-in with the configured client id.
-    pub(crate) async fn sign_in_client(
-        &self,
-        location: &MetadataLocation,
-    ) -> Result<OAuthClient, Error> {
+    /// See [`TokenManager::sign_in_client`].
+    async fn sign_in_client(&self, location: &MetadataLocation) -> Result<OAuthClient, Error> {
         self.client_at(location, &self.deps.client_id).await
     }
 
@@ -705,6 +789,29 @@ mod tests {
         f.clock.advance(Duration::from_secs(1200 - 30));
         assert_eq!(m.access_token().await.unwrap().expose(), "at-2");
         assert_eq!(f.stored().refresh_token.expose(), "rt-2");
+    }
+
+    #[tokio::test]
+    async fn a_caller_dropped_at_any_point_of_a_refresh_loses_no_rotation() {
+        // The token endpoint rotates when the request arrives and answers 50 ms later, so the
+        // later drop points fall between the server's rotation and the answer.
+        for drop_after_ms in [0, 1, 2, 5, 10, 20, 30, 40, 60, 80] {
+            let f = fixture().await;
+            f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+            let m = f.manager();
+            let cut =
+                tokio::time::timeout(Duration::from_millis(drop_after_ms), m.access_token()).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(
+                f.stored().refresh_token.expose(),
+                "rt-1",
+                "dropped after {drop_after_ms} ms (finished: {})",
+                cut.is_ok()
+            );
+            assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+            assert_eq!(f.calls.load(Ordering::SeqCst), 1, "one refresh in all");
+            assert!(matches!(m.state(), AuthState::SignedIn { .. }));
+        }
     }
 
     #[tokio::test]
