@@ -129,6 +129,7 @@ impl Accounts {
             locate,
             client_id: client_id.to_owned(),
             redirect_uri: redirect_uri.clone(),
+            lock_dir: options.data_dir.map(Path::to_path_buf),
         };
         let roger = TokenManager::load(
             Provider::Roger,

@@ -3,9 +3,10 @@
 mod identity;
 mod record;
 mod redirect;
+mod refresh_lock;
 mod tokens;
 
 pub(crate) use identity::{read_graph_me, read_roger_me};
-pub use record::{AccountRecord, Provider, RECORD_VERSION};
+pub use record::{AccountRecord, Provider, StoredAccess, RECORD_VERSION};
 pub use redirect::{check_redirect, issuer_matches, AuthorizationResponse, ExpectedRedirect};
 pub use tokens::{AuthState, Identity, Revocation, TokenManager, TokenManagerDeps};

@@ -44,6 +44,21 @@ pub struct AccountRecord {
     pub scopes: Vec<String>,
     /// When the user signed in (Unix seconds).
     pub signed_in_at: u64,
+    /// The current access token, so that another instance on the same store (an app extension,
+    /// a second desktop run) uses it instead of refreshing again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<StoredAccess>,
+}
+
+/// An access token as stored with its record. `Debug` never shows the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAccess {
+    /// The token.
+    pub token: Secret,
+    /// When it expires (Unix seconds).
+    pub expires_at: u64,
+    /// When it is due for a refresh (Unix seconds).
+    pub refresh_at: u64,
 }
 
 impl AccountRecord {
@@ -87,6 +102,7 @@ mod tests {
             refresh_token: Secret::new("canary-refresh"),
             refresh_expires_at: 1_800_000_000,
             scopes: vec!["jobs".into()],
+            access: None,
             signed_in_at: 1_700_000_000,
         }
     }

@@ -2,11 +2,12 @@
 //! proactive single-flight refresh, rotation persisted before use, and a clean signed-out state.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Mutex};
 
-use super::record::{AccountRecord, Provider, RECORD_VERSION};
+use super::record::{AccountRecord, Provider, StoredAccess, RECORD_VERSION};
+use super::refresh_lock;
 use crate::clock::Clock;
 use crate::error::{Error, SignOutReason};
 use crate::oauth::{MetadataCache, MetadataLocation, OAuthClient, TokenGrant};
@@ -78,6 +79,9 @@ pub struct TokenManagerDeps {
     pub client_id: String,
     /// The redirect URI registered for the client.
     pub redirect_uri: url::Url,
+    /// The app-data directory, where a lock file keeps other processes on the same store from
+    /// refreshing at the same time. Without it only this process's instances are serialised.
+    pub lock_dir: Option<std::path::PathBuf>,
 }
 
 /// `now + by`, or `now` when that is not representable (lifetimes are clamped where grants are
@@ -92,6 +96,32 @@ struct Access {
     /// When to refresh: `refresh_margin` before expiry, but never in the first half of the
     /// token's life (a short-lived token is not refreshed on every call).
     refresh_at: SystemTime,
+}
+
+impl Access {
+    fn stored(&self) -> StoredAccess {
+        StoredAccess {
+            token: self.token.clone(),
+            expires_at: crate::clock::unix_secs(self.expires_at),
+            refresh_at: crate::clock::unix_secs(self.refresh_at),
+        }
+    }
+
+    fn from_stored(stored: StoredAccess) -> Access {
+        let at = |secs| later(UNIX_EPOCH, Duration::from_secs(secs));
+        Access {
+            token: stored.token,
+            expires_at: at(stored.expires_at),
+            refresh_at: at(stored.refresh_at),
+        }
+    }
+}
+
+/// The bytes stored for `record` with its current access token.
+fn stored_bytes(record: &AccountRecord, access: Option<&Access>) -> Result<Vec<u8>, Error> {
+    let mut stored = record.clone();
+    stored.access = access.map(Access::stored);
+    Ok(stored.to_bytes()?)
 }
 
 struct Inner {
@@ -292,7 +322,7 @@ async fn client_for(
 impl Shared {
     /// See [`TokenManager::load`].
     fn load(provider: Provider, key: &'static str, deps: TokenManagerDeps) -> Result<Self, Error> {
-        let record = match deps.store.get(key)? {
+        let mut record = match deps.store.get(key)? {
             None => None,
             Some(bytes) => match AccountRecord::from_bytes(&bytes) {
                 Ok(r) if r.provider == provider => Some(r),
@@ -303,6 +333,10 @@ impl Shared {
                 }
             },
         };
+        let access = record
+            .as_mut()
+            .and_then(|r| r.access.take())
+            .map(Access::from_stored);
         let reason = SignOutReason::NeverSignedIn;
         let (state, _) = watch::channel(state_of(record.as_ref(), reason));
         Ok(Self {
@@ -311,7 +345,7 @@ impl Shared {
             deps,
             inner: Mutex::new(Inner {
                 record,
-                access: None,
+                access,
                 unsaved: false,
                 oauth: None,
                 signed_out_reason: reason,
@@ -345,10 +379,14 @@ impl Shared {
             refresh_expires_at: self.refresh_deadline(now, &grant),
             scopes: grant.scopes.clone().unwrap_or_default(),
             signed_in_at: crate::clock::unix_secs(now),
+            access: None,
         };
+        let access = self.access_of(&grant, now);
         let mut inner = self.inner.lock().await;
-        self.deps.store.set(self.key, &record.to_bytes()?)?;
-        inner.access = Some(self.access_of(&grant, now));
+        self.deps
+            .store
+            .set(self.key, &stored_bytes(&record, Some(&access))?)?;
+        inner.access = Some(access);
         inner.record = Some(record);
         inner.unsaved = false;
         inner.oauth = Some(oauth);
@@ -372,19 +410,73 @@ impl Shared {
     async fn access_token(&self) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
         self.flush_unsaved(&mut inner)?;
-        let now = self.deps.clock.now();
-        if let Some(a) = &inner.access {
-            if a.refresh_at > now {
-                return Ok(a.token.clone());
-            }
+        let fresh = |inner: &Inner, now| {
+            inner
+                .access
+                .as_ref()
+                .filter(|a| a.refresh_at > now)
+                .map(|a| a.token.clone())
+        };
+        if let Some(token) = fresh(&inner, self.deps.clock.now()) {
+            return Ok(token);
+        }
+        let _lock =
+            refresh_lock::acquire(self.key, &self.deps.store, self.deps.lock_dir.as_deref()).await;
+        self.adopt_stored(&mut inner)?;
+        if let Some(token) = fresh(&inner, self.deps.clock.now()) {
+            return Ok(token);
         }
         self.refresh_locked(&mut inner).await
+    }
+
+    /// Another instance on the same store may have refreshed (or signed out) since this one
+    /// read the record: take its newer record and access token, so that the spent refresh
+    /// token is never presented again.
+    fn adopt_stored(&self, inner: &mut Inner) -> Result<(), Error> {
+        let Some(mine) = inner.record.as_ref() else {
+            return Ok(());
+        };
+        match self.deps.store.get(self.key)? {
+            None => {
+                tracing::info!(?self.provider, "the account was signed out by another instance");
+                inner.record = None;
+                inner.access = None;
+                inner.oauth = None;
+                inner.signed_out_reason = SignOutReason::UserSignedOut;
+                self.publish(inner);
+                Err(Error::SignedOut(SignOutReason::UserSignedOut))
+            }
+            Some(bytes) => match AccountRecord::from_bytes(&bytes) {
+                Ok(mut theirs)
+                    if theirs.provider == self.provider
+                        && theirs.refresh_token != mine.refresh_token =>
+                {
+                    tracing::debug!(?self.provider, "using the record another instance refreshed");
+                    if theirs.issuer != mine.issuer {
+                        inner.oauth = None;
+                    }
+                    inner.access = theirs.access.take().map(Access::from_stored);
+                    inner.record = Some(theirs);
+                    self.publish(inner);
+                    Ok(())
+                }
+                _ => Ok(()),
+            },
+        }
     }
 
     /// See [`TokenManager::token_after_rejection`].
     async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
         self.flush_unsaved(&mut inner)?;
+        if let Some(a) = &inner.access {
+            if a.token != *rejected && a.expires_at > self.deps.clock.now() {
+                return Ok(a.token.clone());
+            }
+        }
+        let _lock =
+            refresh_lock::acquire(self.key, &self.deps.store, self.deps.lock_dir.as_deref()).await;
+        self.adopt_stored(&mut inner)?;
         if let Some(a) = &inner.access {
             if a.token != *rejected && a.expires_at > self.deps.clock.now() {
                 return Ok(a.token.clone());
@@ -459,7 +551,8 @@ impl Shared {
             inner.unsaved = false;
             return Ok(());
         };
-        self.deps.store.set(self.key, &record.to_bytes()?)?;
+        let bytes = stored_bytes(record, inner.access.as_ref())?;
+        self.deps.store.set(self.key, &bytes)?;
         inner.unsaved = false;
         Ok(())
     }
@@ -725,6 +818,7 @@ mod tests {
                 refresh_expires_at: self.clock.unix_now() + 1000,
                 scopes: vec!["jobs".into()],
                 signed_in_at: self.clock.unix_now(),
+                access: None,
             }
         }
 
@@ -754,6 +848,7 @@ mod tests {
                 }),
                 client_id: "roger-mobile".into(),
                 redirect_uri: url::Url::parse("com.myq.roger:/oauth2redirect").unwrap(),
+                lock_dir: None,
             };
             TokenManager::load(Provider::Roger, KEY, deps).unwrap()
         }
@@ -815,12 +910,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn two_instances_on_one_store_refresh_once_and_both_stay_signed_in() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let (a, b) = (f.manager(), f.manager());
+        let (x, y) = tokio::join!(a.access_token(), b.access_token());
+        assert_eq!(x.unwrap().expose(), "at-1");
+        assert_eq!(
+            y.unwrap().expose(),
+            "at-1",
+            "the second used the first's token"
+        );
+        assert_eq!(f.calls.load(Ordering::SeqCst), 1, "exactly one refresh");
+        // Later refreshes by either never present a spent token.
+        f.clock.advance(Duration::from_secs(1200));
+        assert_eq!(a.access_token().await.unwrap().expose(), "at-2");
+        assert_eq!(b.access_token().await.unwrap().expose(), "at-2");
+        f.clock.advance(Duration::from_secs(1200));
+        assert_eq!(b.access_token().await.unwrap().expose(), "at-3");
+        assert_eq!(a.access_token().await.unwrap().expose(), "at-3");
+        assert_eq!(f.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(f.stored().refresh_token.expose(), "rt-3");
+        assert!(matches!(a.state(), AuthState::SignedIn { .. }));
+        assert!(matches!(b.state(), AuthState::SignedIn { .. }));
+    }
+
+    #[tokio::test]
+    async fn an_instance_sees_a_sign_out_made_by_another() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let (a, b) = (f.manager(), f.manager());
+        a.sign_out().await.unwrap();
+        assert!(matches!(
+            b.access_token().await,
+            Err(Error::SignedOut(SignOutReason::UserSignedOut))
+        ));
+        assert!(matches!(b.state(), AuthState::SignedOut { .. }));
+        assert_eq!(
+            f.calls.load(Ordering::SeqCst),
+            0,
+            "the wiped token is not presented"
+        );
+    }
+
+    #[tokio::test]
     async fn a_new_instance_resumes_from_the_store() {
         let f = fixture().await;
         f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
         f.manager().access_token().await.unwrap();
         let again = f.manager();
+        // The stored access token is still fresh: no second refresh.
+        assert_eq!(again.access_token().await.unwrap().expose(), "at-1");
+        f.clock.advance(Duration::from_secs(1200));
         assert_eq!(again.access_token().await.unwrap().expose(), "at-2");
+        assert_eq!(f.calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

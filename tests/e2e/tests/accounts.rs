@@ -174,12 +174,20 @@ async fn refresh_rotation_survives_a_restart_of_the_core() {
     let first = w.stored_refresh_token().unwrap();
     drop(accounts);
 
-    // A new instance has no access token in memory: it refreshes from the stored token.
+    // A new instance resumes with the stored access token while it is valid...
     let accounts = w.open();
     assert!(matches!(
         accounts.roger().state(),
         AuthState::SignedIn { .. }
     ));
+    assert_eq!(printers_status(&accounts).await.unwrap(), 200);
+    assert_eq!(w.eu().stats().refresh_requests(), 0);
+    assert_eq!(w.stored_refresh_token().unwrap(), first);
+    drop(accounts);
+
+    // ...and, once it is due, refreshes from the stored refresh token.
+    w.advance(Duration::from_secs(21 * 60));
+    let accounts = w.open();
     assert_eq!(printers_status(&accounts).await.unwrap(), 200);
     let second = w.stored_refresh_token().unwrap();
     assert_ne!(

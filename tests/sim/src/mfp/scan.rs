@@ -183,7 +183,7 @@ fn page_image(w: u32, h: u32, seed: u64) -> Vec<u8> {
             fill(x, y, (x + word).min(line_end), y + line_h * 2 / 3, 55);
             x += word + line_h;
         }
-        y += if rng.next_u64() % 9 == 0 {
+        y += if rng.next_u64().is_multiple_of(9) {
             3 * line_h
         } else {
             2 * line_h
