@@ -81,7 +81,7 @@ impl TrustedOrigin {
         TrustedOrigin {
             region_id: region_id.into(),
             scheme: Scheme::Https,
-            host: host.into(),
+            host: canonical_host(host.into()),
             port: None,
         }
     }
@@ -92,7 +92,7 @@ impl TrustedOrigin {
         TrustedOrigin {
             region_id: region_id.into(),
             scheme: Scheme::Http,
-            host: host.into(),
+            host: canonical_host(host.into()),
             port: Some(port),
         }
     }
@@ -112,7 +112,19 @@ impl TrustedOrigin {
     }
 
     fn is_loopback(&self) -> bool {
-        self.host == "127.0.0.1" || self.host == "[::1]"
+        let bare = self.host.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+/// A host as a parsed URL spells it: lower case, IPv6 literals bracketed and compressed
+/// (`::1`, `[0:0::1]` → `[::1]`), so a configured origin matches what a payload's URL holds.
+fn canonical_host(host: String) -> String {
+    let bare = host.trim().trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::Ipv6Addr>() {
+        Ok(ip) => format!("[{ip}]"),
+        Err(_) => host.trim().to_ascii_lowercase(),
     }
 }
 
@@ -652,6 +664,14 @@ mod tests {
                 .region_id,
             "local6"
         );
+        // However the configuration spells the IPv6 loopback, it is the one in the payload.
+        for spelled in ["::1", "[0:0::1]", " [::1] "] {
+            let policy = PairingPolicy {
+                trusted: vec![TrustedOrigin::loopback_http("local6", spelled, 9000)],
+                allow_insecure_loopback: true,
+            };
+            assert!(parse_pairing_payload(s6, &policy).is_ok(), "{spelled}");
+        }
         for bad in [
             "http://127.0.0.1:8444/pair?v=1&code=BCDF-GHJK",
             "http://127.0.0.1/pair?v=1&code=BCDF-GHJK",

@@ -17,7 +17,8 @@ pub fn policy_from_regions(regions: &[Region], allow_insecure_loopback: bool) ->
             let host = match url.host()? {
                 Host::Domain(d) => d.to_ascii_lowercase(),
                 Host::Ipv4(ip) => ip.to_string(),
-                Host::Ipv6(ip) => ip.to_string(),
+                // As a payload's authority spells it: bracketed.
+                Host::Ipv6(ip) => format!("[{ip}]"),
             };
             match url.scheme() {
                 "https" => Some(TrustedOrigin {
@@ -85,6 +86,15 @@ mod tests {
         let regions = [region("eu", "http://127.0.0.1:41234/")];
         let payload = "http://127.0.0.1:41234/pair?v=1&code=BCDF-GHJK";
         assert!(parse_pairing_payload(payload, &policy_from_regions(&regions, true)).is_ok());
+        assert!(parse_pairing_payload(payload, &policy_from_regions(&regions, false)).is_err());
+    }
+
+    #[test]
+    fn an_ipv6_loopback_region_is_trusted_like_an_ipv4_one() {
+        let regions = [region("eu", "http://[::1]:41235/")];
+        let payload = "http://[::1]:41235/pair?v=1&code=BCDF-GHJK";
+        let parsed = parse_pairing_payload(payload, &policy_from_regions(&regions, true)).unwrap();
+        assert_eq!(parsed.origin.to_url(), "http://[::1]:41235");
         assert!(parse_pairing_payload(payload, &policy_from_regions(&regions, false)).is_err());
     }
 }
