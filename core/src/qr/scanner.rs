@@ -121,6 +121,9 @@ pub struct FrameScanner {
     config: ScannerConfig,
     busy: AtomicBool,
     state: Mutex<State>,
+    /// Makes the next frame's processing panic, to test the boundary.
+    #[cfg(test)]
+    panic_next: AtomicBool,
 }
 
 impl FrameScanner {
@@ -130,11 +133,15 @@ impl FrameScanner {
             config,
             busy: AtomicBool::new(false),
             state: Mutex::new(State::default()),
+            #[cfg(test)]
+            panic_next: AtomicBool::new(false),
         }
     }
 
     /// Decodes one frame unless another is in progress (then it is dropped at once). CPU work:
-    /// call it from the camera's background thread, not the UI thread.
+    /// call it from the camera's background thread, not the UI thread. A panic anywhere in the
+    /// frame's processing costs that frame only: it is logged, the region of interest is
+    /// forgotten, and the scanner takes the next frame.
     pub fn submit(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
         if self
             .busy
@@ -143,7 +150,12 @@ impl FrameScanner {
         {
             return SubmitOutcome::Dropped;
         }
-        let out = self.process(frame);
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.process(frame)));
+        let out = out.unwrap_or_else(|_| {
+            tracing::warn!("a frame's processing panicked; it is skipped");
+            self.lock().roi = None;
+            SubmitOutcome::Processed(None)
+        });
         self.busy.store(false, Ordering::Release);
         out
     }
@@ -171,6 +183,10 @@ impl FrameScanner {
     }
 
     fn process(&self, frame: &LumaFrame<'_>) -> SubmitOutcome {
+        #[cfg(test)]
+        if self.panic_next.swap(false, Ordering::SeqCst) {
+            panic!("injected locator panic");
+        }
         let roi = self.lock().roi;
         // Look for a pairing code, not for any code: a step that reads only an app link or a
         // help page next to the pairing code does not end the frame's scan.
@@ -289,6 +305,19 @@ mod tests {
         assert!(s.paired().is_some());
         s.reset();
         assert!(s.paired().is_none());
+        assert!(matches!(
+            s.submit(&img.as_frame()),
+            SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))
+        ));
+    }
+
+    #[test]
+    fn a_panic_while_processing_costs_one_frame_not_the_scanner() {
+        let s = FrameScanner::new(ScannerConfig::new(policy()));
+        let img = frame_with("https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK");
+        s.panic_next.store(true, Ordering::SeqCst);
+        assert_eq!(s.submit(&img.as_frame()), SubmitOutcome::Processed(None));
+        assert!(!s.busy.load(Ordering::SeqCst));
         assert!(matches!(
             s.submit(&img.as_frame()),
             SubmitOutcome::Processed(Some(ScanEvent::Paired(_)))
