@@ -33,7 +33,8 @@ pub struct RogerConfig {
     pub allow_insecure_loopback: bool,
 }
 
-/// The production services, with the app's private data directory.
+/// The production services, with the app's private data directory. Set `microsoft_client_id`
+/// to the app's own registration at Microsoft: the placeholder it carries is refused.
 #[uniffi::export]
 pub fn production_config(app_data_dir: String) -> RogerConfig {
     let c = Config::production();
@@ -89,19 +90,27 @@ mod tests {
 
     #[test]
     fn production_round_trips_and_insecure_urls_are_refused() {
-        assert!(production_config("/data".into()).into_core().is_ok());
-        let mut c = production_config("/data".into());
+        assert!(matches!(
+            production_config("/data".into()).into_core(),
+            Err(RogerError::Configuration { detail }) if detail.contains("placeholder")
+        ));
+        let own = |dir: &str| RogerConfig {
+            microsoft_client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+            ..production_config(dir.into())
+        };
+        assert!(own("/data").into_core().is_ok());
+        let mut c = own("/data");
         c.graph_url = "http://graph.example/v1.0/".into();
         assert!(matches!(
             c.into_core(),
             Err(RogerError::Configuration { .. })
         ));
-        let mut c = production_config("/data".into());
+        let mut c = own("/data");
         c.discovery_url = "not a url".into();
         assert!(matches!(
             c.into_core(),
             Err(RogerError::Configuration { detail }) if detail.starts_with("discovery_url")
         ));
-        assert!(production_config(" ".into()).into_core().is_err());
+        assert!(own(" ").into_core().is_err());
     }
 }

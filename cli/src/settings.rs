@@ -150,7 +150,7 @@ impl Settings {
         config.validate().map_err(|e| {
             Failure::new(
                 Exit::Usage,
-                format!("The deployment settings are refused ({e}); use HTTPS URLs."),
+                format!("The deployment settings are refused: {e}."),
             )
         })?;
         Ok(config)
@@ -223,10 +223,24 @@ pub fn deployment_name(config: &Config) -> String {
 mod tests {
     use super::*;
 
+    /// The deployment's own Microsoft registration, which every usable settings file names.
+    const OWN_MICROSOFT: &str =
+        "[microsoft]\nclient_id = \"6731de76-14a6-49ae-97bc-6eba6914391e\"\n";
+
+    fn parse(top: &str) -> Settings {
+        toml::from_str(&format!("{top}\n{OWN_MICROSOFT}")).unwrap()
+    }
+
+    #[test]
+    fn the_placeholder_microsoft_registration_is_refused() {
+        let settings: Settings = toml::from_str("").unwrap();
+        let failure = settings.config().unwrap_err();
+        assert_eq!(failure.exit, Exit::Usage);
+    }
+
     #[test]
     fn an_empty_file_is_production_with_loopback_redirects() {
-        let settings: Settings = toml::from_str("").unwrap();
-        let config = settings.config().unwrap();
+        let config = parse("").config().unwrap();
         assert_eq!(
             config.discovery_url.as_str(),
             "https://discovery.myq.cloud/"
@@ -238,23 +252,22 @@ mod tests {
 
     #[test]
     fn plain_http_needs_the_loopback_switch() {
-        let settings: Settings =
-            toml::from_str("discovery_url = \"http://127.0.0.1:8080\"").unwrap();
-        let failure = settings.config().unwrap_err();
+        let failure = parse("discovery_url = \"http://127.0.0.1:8080\"")
+            .config()
+            .unwrap_err();
         assert_eq!(failure.exit, Exit::Usage);
-        let settings: Settings = toml::from_str(
-            "discovery_url = \"http://127.0.0.1:8080\"\nallow_insecure_loopback = true",
-        )
-        .unwrap();
-        let config = settings.config().unwrap();
+        let config =
+            parse("discovery_url = \"http://127.0.0.1:8080\"\nallow_insecure_loopback = true")
+                .config()
+                .unwrap();
         assert_eq!(config.discovery_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(deployment_name(&config), "127.0.0.1_8080");
         // The switch never opens plain HTTP to another host.
-        let settings: Settings = toml::from_str(
-            "discovery_url = \"http://example.com/\"\nallow_insecure_loopback = true",
-        )
-        .unwrap();
-        assert!(settings.config().is_err());
+        assert!(
+            parse("discovery_url = \"http://example.com/\"\nallow_insecure_loopback = true")
+                .config()
+                .is_err()
+        );
     }
 
     #[test]

@@ -85,9 +85,15 @@ fn parse_static(url: &str) -> Url {
     Url::parse(url).unwrap_or_else(|e| unreachable!("invalid built-in URL {url}: {e}"))
 }
 
+/// The Microsoft client id [`Config::production`] carries until the app sets its own
+/// registration (Microsoft Entra admin center → App registrations). [`Config::validate`]
+/// refuses it, so no build reaches users signing in as nobody's app.
+pub const PLACEHOLDER_MICROSOFT_CLIENT_ID: &str = "00000000-0000-0000-0000-000000000000";
+
 impl Config {
     /// The production services of the seed: discovery at `https://discovery.myq.cloud/`,
-    /// Microsoft's multi-tenant authority and Graph v1.0.
+    /// Microsoft's multi-tenant authority and Graph v1.0. The app must set
+    /// `microsoft.client.client_id` to its own registration before [`Config::validate`] passes.
     pub fn production() -> Self {
         Self {
             discovery_url: parse_static("https://discovery.myq.cloud/"),
@@ -101,7 +107,7 @@ impl Config {
                 authority: parse_static("https://login.microsoftonline.com/organizations/v2.0"),
                 expected_issuer: "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
                 client: OAuthClientConfig {
-                    client_id: "00000000-0000-0000-0000-000000000000".into(),
+                    client_id: PLACEHOLDER_MICROSOFT_CLIENT_ID.into(),
                     redirect_uri: parse_static("msauth.com.myq.roger://auth"),
                     scopes: GRAPH_SCOPES.iter().map(|s| s.to_string()).collect(),
                 },
@@ -151,6 +157,12 @@ impl Config {
                 });
             }
         }
+        if self.microsoft.client.client_id.trim() == PLACEHOLDER_MICROSOFT_CLIENT_ID {
+            return Err(ConfigError::Invalid {
+                field: "microsoft client id",
+                reason: "still the placeholder; set the app's own registration at Microsoft",
+            });
+        }
         if self.timeouts.connect.is_zero() || self.timeouts.request.is_zero() {
             return Err(ConfigError::Invalid {
                 field: "timeouts",
@@ -165,9 +177,23 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// Production with the app's own Microsoft registration, as an app configures it.
+    fn production() -> Config {
+        let mut c = Config::production();
+        c.microsoft.client.client_id = "6731de76-14a6-49ae-97bc-6eba6914391e".into();
+        c
+    }
+
+    #[test]
+    fn production_needs_the_apps_own_microsoft_client_id() {
+        let err = Config::production().validate().unwrap_err();
+        assert!(err.to_string().contains("placeholder"), "{err}");
+        production().validate().unwrap();
+    }
+
     #[test]
     fn production_config_is_valid_and_https_only() {
-        let c = Config::production();
+        let c = production();
         c.validate().unwrap();
         assert_eq!(c.discovery_url.scheme(), "https");
         assert!(!c.allow_insecure_loopback);
@@ -175,7 +201,7 @@ mod tests {
 
     #[test]
     fn plain_http_is_refused_unless_loopback_is_explicitly_allowed() {
-        let mut c = Config::production();
+        let mut c = production();
         c.discovery_url = Url::parse("http://127.0.0.1:8080/").unwrap();
         assert!(matches!(
             c.validate(),

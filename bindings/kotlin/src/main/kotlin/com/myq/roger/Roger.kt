@@ -11,7 +11,8 @@ import kotlinx.coroutines.flow.Flow
 
 /**
  * The Roger core for an app: sign-in, the printer session and OneDrive, built from a
- * [RogerConfig] (start from `productionConfig(appDataDir)`) and the platform's [SecureStore].
+ * [RogerConfig] (start from `productionConfig(appDataDir)` and set `microsoftClientId` to the
+ * app's own registration at Microsoft; the placeholder is refused) and the platform's [SecureStore].
  *
  * Every `suspend` function may be called from any dispatcher: the work runs on the core's own
  * threads. Errors are thrown as the subclasses of `RogerException`. Close it when the app no

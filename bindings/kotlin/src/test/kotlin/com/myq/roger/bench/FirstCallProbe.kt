@@ -25,6 +25,7 @@ fun main(args: Array<String>) {
         }
         else -> {
             val config = productionConfig(dir.toString())
+                .copy(microsoftClientId = "6731de76-14a6-49ae-97bc-6eba6914391e")
             val t1 = System.nanoTime()
             val roger = Roger(config, MapStore())
             val t2 = System.nanoTime()
