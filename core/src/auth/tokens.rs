@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::error::{Error, SignOutReason};
 use crate::oauth::{MetadataCache, MetadataLocation, OAuthClient, TokenGrant};
 use crate::secret::Secret;
-use crate::store::SecureStore;
+use crate::store::{SecureStore, StoreError};
 
 /// How many times a refresh whose answer may have been lost is asked again with the same token.
 const LOST_ANSWER_RETRIES: u32 = 2;
@@ -383,9 +383,9 @@ impl Shared {
         };
         let access = self.access_of(&grant, now);
         let mut inner = self.inner.lock().await;
-        self.deps
-            .store
-            .set(self.key, &stored_bytes(&record, Some(&access))?)?;
+        let bytes = stored_bytes(&record, Some(&access))?;
+        self.on_store(move |store, key| store.set(key, &bytes))
+            .await?;
         inner.access = Some(access);
         inner.record = Some(record);
         inner.unsaved = false;
@@ -397,7 +397,7 @@ impl Shared {
     /// The cached access token when it is not due for a refresh (nothing is sent).
     async fn cached_token(&self) -> Result<Option<Secret>, Error> {
         let mut inner = self.inner.lock().await;
-        self.flush_unsaved(&mut inner)?;
+        self.flush_unsaved(&mut inner).await?;
         let now = self.deps.clock.now();
         Ok(inner
             .access
@@ -409,7 +409,7 @@ impl Shared {
     /// A valid access token: the cached one, or a refreshed one.
     async fn access_token(&self) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
-        self.flush_unsaved(&mut inner)?;
+        self.flush_unsaved(&mut inner).await?;
         let fresh = |inner: &Inner, now| {
             inner
                 .access
@@ -422,7 +422,7 @@ impl Shared {
         }
         let _lock =
             refresh_lock::acquire(self.key, &self.deps.store, self.deps.lock_dir.as_deref()).await;
-        self.adopt_stored(&mut inner)?;
+        self.adopt_stored(&mut inner).await?;
         if let Some(token) = fresh(&inner, self.deps.clock.now()) {
             return Ok(token);
         }
@@ -432,11 +432,11 @@ impl Shared {
     /// Another instance on the same store may have refreshed (or signed out) since this one
     /// read the record: take its newer record and access token, so that the spent refresh
     /// token is never presented again.
-    fn adopt_stored(&self, inner: &mut Inner) -> Result<(), Error> {
+    async fn adopt_stored(&self, inner: &mut Inner) -> Result<(), Error> {
         let Some(mine) = inner.record.as_ref() else {
             return Ok(());
         };
-        match self.deps.store.get(self.key)? {
+        match self.on_store(|store, key| store.get(key)).await? {
             None => {
                 tracing::info!(?self.provider, "the account was signed out by another instance");
                 inner.record = None;
@@ -468,7 +468,7 @@ impl Shared {
     /// See [`TokenManager::token_after_rejection`].
     async fn token_after_rejection(&self, rejected: &Secret) -> Result<Secret, Error> {
         let mut inner = self.inner.lock().await;
-        self.flush_unsaved(&mut inner)?;
+        self.flush_unsaved(&mut inner).await?;
         if let Some(a) = &inner.access {
             if a.token != *rejected && a.expires_at > self.deps.clock.now() {
                 return Ok(a.token.clone());
@@ -476,7 +476,7 @@ impl Shared {
         }
         let _lock =
             refresh_lock::acquire(self.key, &self.deps.store, self.deps.lock_dir.as_deref()).await;
-        self.adopt_stored(&mut inner)?;
+        self.adopt_stored(&mut inner).await?;
         if let Some(a) = &inner.access {
             if a.token != *rejected && a.expires_at > self.deps.clock.now() {
                 return Ok(a.token.clone());
@@ -491,7 +491,8 @@ impl Shared {
         let mut inner = self.inner.lock().await;
         let record = inner.record.clone();
         let cached = inner.oauth.clone();
-        self.wipe_locked(&mut inner, SignOutReason::UserSignedOut)?;
+        self.wipe_locked(&mut inner, SignOutReason::UserSignedOut)
+            .await?;
         drop(inner);
         let mut revocation = Revocation::default();
         if let Some(record) = record {
@@ -543,7 +544,19 @@ impl Shared {
         });
     }
 
-    fn flush_unsaved(&self, inner: &mut Inner) -> Result<(), Error> {
+    /// Runs a secure-store call on the blocking pool: Keychain and Keystore calls can block,
+    /// and a store the app implements may hop threads. A panic in the store is a store error.
+    async fn on_store<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn SecureStore, &str) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (store, key) = (Arc::clone(&self.deps.store), self.key);
+        tokio::task::spawn_blocking(move || call(store.as_ref(), key))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Platform("the secure store failed".into())))
+    }
+
+    async fn flush_unsaved(&self, inner: &mut Inner) -> Result<(), Error> {
         if !inner.unsaved {
             return Ok(());
         }
@@ -552,7 +565,8 @@ impl Shared {
             return Ok(());
         };
         let bytes = stored_bytes(record, inner.access.as_ref())?;
-        self.deps.store.set(self.key, &bytes)?;
+        self.on_store(move |store, key| store.set(key, &bytes))
+            .await?;
         inner.unsaved = false;
         Ok(())
     }
@@ -560,8 +574,8 @@ impl Shared {
     /// Deletes the stored record, then forgets the session and publishes the new state. A user's
     /// sign-out whose delete fails changes nothing; a session the server ended is forgotten even
     /// then (its token is spent), and the store error is returned.
-    fn wipe_locked(&self, inner: &mut Inner, reason: SignOutReason) -> Result<(), Error> {
-        let deleted = self.deps.store.delete(self.key);
+    async fn wipe_locked(&self, inner: &mut Inner, reason: SignOutReason) -> Result<(), Error> {
+        let deleted = self.on_store(|store, key| store.delete(key)).await;
         if deleted.is_err() && reason == SignOutReason::UserSignedOut {
             return deleted.map_err(Error::from);
         }
@@ -608,7 +622,8 @@ impl Shared {
         };
         let now = self.deps.clock.now();
         if crate::clock::unix_secs(now) >= record.refresh_expires_at {
-            self.wipe_locked(inner, SignOutReason::SessionExpired)?;
+            self.wipe_locked(inner, SignOutReason::SessionExpired)
+                .await?;
             return Err(Error::SignedOut(SignOutReason::SessionExpired));
         }
         let oauth = self.oauth_locked(inner, &record).await?;
@@ -628,13 +643,13 @@ impl Shared {
                 inner.access = None;
                 inner.record = Some(next);
                 inner.unsaved = true;
-                self.flush_unsaved(inner)?;
+                self.flush_unsaved(inner).await?;
                 return Err(failure.error);
             }
             match failure.error {
                 Error::OAuth { source, .. } if source.code == "invalid_grant" => {
                     tracing::info!(?self.provider, "the server no longer accepts the refresh token; signing out");
-                    self.wipe_locked(inner, SignOutReason::SessionEnded)?;
+                    self.wipe_locked(inner, SignOutReason::SessionEnded).await?;
                     return Err(Error::SignedOut(SignOutReason::SessionEnded));
                 }
                 error if answer_may_be_lost(&error) && lost < LOST_ANSWER_RETRIES => {
@@ -662,7 +677,7 @@ impl Shared {
         inner.record = Some(next);
         // Rotation is persisted before the new access token is used.
         inner.unsaved = true;
-        self.flush_unsaved(inner)?;
+        self.flush_unsaved(inner).await?;
         Ok(token)
     }
 }
@@ -672,7 +687,7 @@ mod tests {
     use super::*;
     use crate::clock::OffsetClock;
     use crate::net::UrlPolicy;
-    use crate::store::{MemoryStore, StoreError};
+    use crate::store::MemoryStore;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use wiremock::matchers::{body_string_contains, method, path};
     use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -823,6 +838,10 @@ mod tests {
         }
 
         fn manager(&self) -> TokenManager {
+            self.manager_with(self.store.clone())
+        }
+
+        fn manager_with(&self, store: Arc<dyn SecureStore>) -> TokenManager {
             let http = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -833,7 +852,7 @@ mod tests {
             let clock: Arc<dyn Clock> = self.clock.clone();
             let deps = TokenManagerDeps {
                 http: http.clone(),
-                store: self.store.clone(),
+                store,
                 clock: clock.clone(),
                 metadata: Arc::new(MetadataCache::new(
                     http,
@@ -951,6 +970,47 @@ mod tests {
             0,
             "the wiped token is not presented"
         );
+    }
+
+    /// A platform store whose calls block their thread, as a Keychain call can.
+    struct BlockingStore(Arc<MemoryStore>);
+
+    impl SecureStore for BlockingStore {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+            std::thread::sleep(Duration::from_millis(300));
+            self.0.get(key)
+        }
+        fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            std::thread::sleep(Duration::from_millis(300));
+            self.0.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<(), StoreError> {
+            std::thread::sleep(Duration::from_millis(300));
+            self.0.delete(key)
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_blocking_store_never_stalls_the_async_runtime() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager_with(Arc::new(BlockingStore(f.store.clone())));
+        // On the runtime's only thread, a ticker keeps running while the refresh reads and
+        // writes the store (three blocking calls: re-read, write, and again on sign-out).
+        let ticker = tokio::spawn(async {
+            let (mut last, mut worst) = (std::time::Instant::now(), Duration::ZERO);
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                worst = worst.max(last.elapsed());
+                last = std::time::Instant::now();
+            }
+            worst
+        });
+        assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
+        m.sign_out().await.unwrap();
+        let worst = ticker.await.unwrap();
+        assert!(worst < Duration::from_millis(250), "the runtime stalled {worst:?}");
+        assert_eq!(f.store.get(KEY).unwrap(), None);
     }
 
     #[tokio::test]
