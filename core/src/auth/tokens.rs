@@ -1009,7 +1009,10 @@ mod tests {
         assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
         m.sign_out().await.unwrap();
         let worst = ticker.await.unwrap();
-        assert!(worst < Duration::from_millis(250), "the runtime stalled {worst:?}");
+        assert!(
+            worst < Duration::from_millis(250),
+            "the runtime stalled {worst:?}"
+        );
         assert_eq!(f.store.get(KEY).unwrap(), None);
     }
 
