@@ -658,6 +658,7 @@ mod tests {
                 .await;
         }
         let mut config = crate::Config::production();
+        config.microsoft.client.client_id = "6731de76-14a6-49ae-97bc-6eba6914391e".into();
         config.allow_insecure_loopback = true;
         // A cut connection shows as no answer within this.
         config.timeouts.request = Duration::from_millis(500);
