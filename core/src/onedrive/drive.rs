@@ -1,7 +1,7 @@
 //! The OneDrive operations of the app: the "Print" and "Scan" folders, browsing, download URLs,
 //! and what happens to a file after printing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -24,6 +24,83 @@ pub const DEFAULT_PARALLEL_UPLOADS: usize = 2;
 const PAGE_SIZE: &str = "200";
 /// Most items one listing returns (a guard against a server that pages forever).
 const MAX_LISTED: usize = 100_000;
+const LIST_CTX: &str = "listing a OneDrive folder";
+
+/// Bounds on following `@odata.nextLink`: items are deduplicated, so a server whose links
+/// repeat pages would otherwise never reach the item cap.
+#[derive(Debug, Clone, Copy)]
+struct PageLimits {
+    /// Most pages followed in one listing.
+    pages: usize,
+    /// Most distinct items in one listing.
+    items: usize,
+    /// Pages in a row that add no new item before the listing is given up.
+    stale_pages: usize,
+}
+
+/// Graph may send short pages, so the page cap leaves room beyond `MAX_LISTED / PAGE_SIZE`.
+const LISTING_LIMITS: PageLimits = PageLimits {
+    pages: 2_000,
+    items: MAX_LISTED,
+    stale_pages: 3,
+};
+
+/// Fetches pages with `fetch` (`None`: the first page, else the nextLink to follow) until one
+/// has no nextLink. Every nextLink must be one `owns` accepts (the bearer token goes with it)
+/// and must not repeat a link already followed; the listing stops with a typed error when the
+/// pages, the items or the pages in a row without a new item exceed `limits`.
+async fn follow_pages<F, Fut>(
+    limits: PageLimits,
+    owns: impl Fn(&Url) -> bool,
+    mut fetch: F,
+) -> Result<Vec<DriveItem>>
+where
+    F: FnMut(Option<Url>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page>>,
+{
+    let fail = |why: &str| -> OneDriveError { Error::invalid(LIST_CTX, why).into() };
+    let mut items: Vec<DriveItem> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut followed = HashSet::new();
+    let mut stale = 0usize;
+    let mut next: Option<Url> = None;
+    let mut pages = 0usize;
+    loop {
+        let page = fetch(next.take()).await?;
+        pages += 1;
+        let before = items.len();
+        for raw in page.value {
+            let item = parse_item(LIST_CTX, raw)?;
+            if seen.insert(item.id.clone()) {
+                items.push(item);
+            }
+        }
+        if items.len() > limits.items {
+            return Err(fail("the folder lists too many items"));
+        }
+        stale = if items.len() == before { stale + 1 } else { 0 };
+        let Some(link) = page.next_link else {
+            return Ok(items);
+        };
+        if pages >= limits.pages {
+            return Err(fail("the listing has too many pages"));
+        }
+        if stale >= limits.stale_pages {
+            return Err(fail(
+                "the listing's pages keep repeating items already listed",
+            ));
+        }
+        let url = Url::parse(&link).map_err(|_| fail("nextLink is not a URL"))?;
+        // Never send the bearer token anywhere but Graph.
+        if !owns(&url) {
+            return Err(fail("nextLink leaves Graph"));
+        }
+        if !followed.insert(url.as_str().to_owned()) {
+            return Err(fail("nextLink repeats a page already followed"));
+        }
+        next = Some(url);
+    }
+}
 
 /// The app's folders at the root of the user's OneDrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +154,41 @@ struct Page {
     value: Vec<RawItem>,
     #[serde(rename = "@odata.nextLink", default)]
     next_link: Option<String>,
+}
+
+const LINK_CTX: &str = "getting a download URL";
+
+/// What a download needs from its item. The URL is pre-authenticated (a secret for as long as
+/// it is valid): no `Debug`, never logged.
+pub(crate) struct DownloadLink {
+    /// `@microsoft.graph.downloadUrl`, valid for a few minutes.
+    pub(crate) url: Url,
+    /// The item's size in bytes as Graph reports it.
+    pub(crate) size: u64,
+    /// The item's content version (`cTag`, else `eTag`): a different one means other bytes.
+    pub(crate) version: Option<String>,
+}
+
+/// The download link of an item Graph returned; `check` vets the URL (HTTPS, no credentials).
+pub(crate) fn download_link_of(
+    raw: RawItem,
+    check: impl Fn(&Url) -> std::result::Result<(), String>,
+) -> std::result::Result<DownloadLink, Error> {
+    let link = raw
+        .download_url
+        .as_deref()
+        .ok_or_else(|| Error::invalid(LINK_CTX, "the item has no download URL (a folder?)"))?;
+    let url = Url::parse(link).map_err(|_| Error::invalid(LINK_CTX, "bad download URL"))?;
+    check(&url).map_err(|why| Error::invalid(LINK_CTX, why))?;
+    let version = raw
+        .c_tag
+        .or(raw.e_tag)
+        .filter(|t| !t.is_empty() && t.len() <= 512);
+    Ok(DownloadLink {
+        url,
+        size: raw.size,
+        version,
+    })
 }
 
 /// The user's OneDrive, as the app uses it.
@@ -248,49 +360,29 @@ impl OneDrive {
         &self,
         first: impl Fn(&GraphClient) -> RequestHandler,
     ) -> Result<Vec<DriveItem>> {
-        const CTX: &str = "listing a OneDrive folder";
-        let mut items: Vec<DriveItem> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut next: Option<Url> = None;
-        loop {
-            let page: Page = self
-                .graph
-                .json(CTX, true, |g| {
-                    let request = first(g);
-                    match &next {
-                        None => request.append_query_pair("$top", PAGE_SIZE),
-                        Some(link) => {
-                            let mut request = request;
-                            *request.as_mut() = link.clone();
-                            request
+        let graph = &self.graph;
+        let first = &first;
+        follow_pages(
+            LISTING_LIMITS,
+            |url| graph.owns(url),
+            move |next: Option<Url>| async move {
+                graph
+                    .json(LIST_CTX, true, |g| {
+                        let request = first(g);
+                        match &next {
+                            None => request.append_query_pair("$top", PAGE_SIZE),
+                            Some(link) => {
+                                let mut request = request;
+                                *request.as_mut() = link.clone();
+                                request
+                            }
                         }
-                    }
-                })
-                .await
-                .map_err(OneDriveError::from_core)?;
-            for raw in page.value {
-                let item = parse_item(CTX, raw)?;
-                if seen.insert(item.id.clone()) {
-                    items.push(item);
-                }
-            }
-            if items.len() > MAX_LISTED {
-                return Err(Error::invalid(CTX, "the folder lists too many items").into());
-            }
-            match page.next_link {
-                None => break,
-                Some(link) => {
-                    let url = Url::parse(&link)
-                        .map_err(|_| Error::invalid(CTX, "nextLink is not a URL"))?;
-                    // Never send the bearer token anywhere but Graph.
-                    if !self.graph.owns(&url) {
-                        return Err(Error::invalid(CTX, "nextLink leaves Graph").into());
-                    }
-                    next = Some(url);
-                }
-            }
-        }
-        Ok(items)
+                    })
+                    .await
+                    .map_err(OneDriveError::from_core)
+            },
+        )
+        .await
     }
 
     /// The "Print" folder's contents, sorted for browsing (folders first, then by name).
@@ -327,25 +419,17 @@ impl OneDrive {
 
     /// A short-lived pre-authenticated download URL for a file (what a print job carries).
     pub async fn download_url(&self, item_id: &str) -> Result<Url> {
-        self.download_link(item_id).await.map(|(url, _)| url)
+        self.download_link(item_id).await.map(|link| link.url)
     }
 
-    /// The item's pre-authenticated download URL and its size in bytes as Graph reports it.
-    pub(crate) async fn download_link(&self, item_id: &str) -> Result<(Url, u64)> {
-        const CTX: &str = "getting a download URL";
+    /// The item's pre-authenticated download URL, its size and its content version.
+    pub(crate) async fn download_link(&self, item_id: &str) -> Result<DownloadLink> {
         let raw: RawItem = self
             .graph
-            .json(CTX, true, |g| g.me().drive().item(item_id).get_items())
+            .json(LINK_CTX, true, |g| g.me().drive().item(item_id).get_items())
             .await
             .map_err(OneDriveError::from_core)?;
-        let link = raw
-            .download_url
-            .ok_or_else(|| Error::invalid(CTX, "the item has no download URL (a folder?)"))?;
-        let url = Url::parse(&link).map_err(|_| Error::invalid(CTX, "bad download URL"))?;
-        self.graph
-            .check_url(&url)
-            .map_err(|why| Error::invalid(CTX, why))?;
-        Ok((url, raw.size))
+        Ok(download_link_of(raw, |url| self.graph.check_url(url))?)
     }
 
     /// Applies the user's choice for a printed file.
@@ -394,5 +478,206 @@ impl OneDrive {
     /// Checks a name the user chose for an upload or a folder.
     pub fn check_name(name: &str) -> Result<()> {
         validate_name(name).map_err(|e| OneDriveError::Drive(e.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const LIMITS: PageLimits = PageLimits {
+        pages: 50,
+        items: 1_000,
+        stale_pages: 3,
+    };
+
+    fn page(items: std::ops::Range<usize>, next: Option<String>) -> ResponseTemplate {
+        let value: Vec<_> = items
+            .map(|i| serde_json::json!({"id": format!("id{i}"), "name": format!("f{i}.pdf")}))
+            .collect();
+        let mut body = serde_json::json!({ "value": value });
+        if let Some(next) = next {
+            body["@odata.nextLink"] = next.into();
+        }
+        ResponseTemplate::new(200).set_body_json(body)
+    }
+
+    /// Lists from `server` as `list_all` does: the first page at `/first`, then nextLinks on
+    /// the server's origin.
+    async fn list(server: &MockServer) -> Result<Vec<DriveItem>> {
+        let base = Url::parse(&server.uri()).unwrap();
+        let http = reqwest::Client::new();
+        let first = base.join("/first").unwrap();
+        follow_pages(
+            LIMITS,
+            |url| url.origin() == base.origin(),
+            |next: Option<Url>| {
+                let http = http.clone();
+                let url = next.unwrap_or_else(|| first.clone());
+                async move {
+                    let page = http
+                        .get(url)
+                        .send()
+                        .await
+                        .map_err(Error::network(LIST_CTX))?
+                        .json::<Page>()
+                        .await
+                        .map_err(Error::network(LIST_CTX))?;
+                    Ok(page)
+                }
+            },
+        )
+        .await
+    }
+
+    fn reason(result: Result<Vec<DriveItem>>) -> String {
+        match result {
+            Err(OneDriveError::Core(Error::InvalidResponse { reason, .. })) => reason,
+            other => panic!("expected an invalid response, got {other:?}"),
+        }
+    }
+
+    async fn requests(server: &MockServer) -> usize {
+        server.received_requests().await.unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_to_the_end_and_items_listed_once() {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..3, Some(format!("{uri}/p2"))))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/p2"))
+            .respond_with(page(2..5, None))
+            .mount(&server)
+            .await;
+        let items = list(&server).await.unwrap();
+        assert_eq!(items.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_next_link_to_itself_is_a_typed_error_after_two_requests() {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..3, Some(format!("{uri}/loop"))))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/loop"))
+            .respond_with(page(3..6, Some(format!("{uri}/loop"))))
+            .mount(&server)
+            .await;
+        let why = reason(
+            tokio::time::timeout(Duration::from_secs(10), list(&server))
+                .await
+                .expect("the listing loops"),
+        );
+        assert!(why.contains("repeats"), "{why}");
+        assert_eq!(requests(&server).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_next_link_back_to_an_earlier_page_is_a_typed_error() {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..3, Some(format!("{uri}/a"))))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/a"))
+            .respond_with(page(3..6, Some(format!("{uri}/b"))))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/b"))
+            .respond_with(page(6..9, Some(format!("{uri}/a"))))
+            .mount(&server)
+            .await;
+        let why = reason(
+            tokio::time::timeout(Duration::from_secs(10), list(&server))
+                .await
+                .expect("the listing loops"),
+        );
+        assert!(why.contains("repeats"), "{why}");
+        assert_eq!(requests(&server).await, 3);
+    }
+
+    #[tokio::test]
+    async fn fresh_links_to_pages_of_old_items_stop_the_listing() {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..3, Some(format!("{uri}/p/1"))))
+            .mount(&server)
+            .await;
+        // Every page links to a new address but holds the same items.
+        let base = uri.clone();
+        Mock::given(method("GET"))
+            .respond_with(move |request: &wiremock::Request| {
+                let n: usize = request.url.path()[3..].parse().unwrap_or(0);
+                page(0..3, Some(format!("{base}/p/{}", n + 1)))
+            })
+            .mount(&server)
+            .await;
+        let why = reason(
+            tokio::time::timeout(Duration::from_secs(10), list(&server))
+                .await
+                .expect("the listing loops"),
+        );
+        assert!(why.contains("repeating items"), "{why}");
+        assert_eq!(requests(&server).await, 1 + LIMITS.stale_pages);
+    }
+
+    #[tokio::test]
+    async fn the_number_of_pages_is_capped() {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..1, Some(format!("{uri}/p/1"))))
+            .mount(&server)
+            .await;
+        // Endless pages, each with one new item (the item cap is never reached).
+        let base = uri.clone();
+        Mock::given(method("GET"))
+            .respond_with(move |request: &wiremock::Request| {
+                let n: usize = request.url.path()[3..].parse().unwrap_or(0);
+                page(n..n + 1, Some(format!("{base}/p/{}", n + 1)))
+            })
+            .mount(&server)
+            .await;
+        let why = reason(
+            tokio::time::timeout(Duration::from_secs(30), list(&server))
+                .await
+                .expect("the listing never ends"),
+        );
+        assert!(why.contains("too many pages"), "{why}");
+        assert_eq!(requests(&server).await, LIMITS.pages);
+    }
+
+    #[tokio::test]
+    async fn a_next_link_to_another_host_is_never_followed() {
+        let server = MockServer::start().await;
+        let other = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/first"))
+            .respond_with(page(0..3, Some(format!("{}/steal", other.uri()))))
+            .mount(&server)
+            .await;
+        let why = reason(list(&server).await);
+        assert!(why.contains("leaves Graph"), "{why}");
+        assert_eq!(requests(&other).await, 0);
     }
 }

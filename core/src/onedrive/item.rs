@@ -54,6 +54,12 @@ pub(crate) struct RawItem {
     pub folder: Option<RawFolder>,
     #[serde(rename = "@microsoft.graph.downloadUrl", default)]
     pub download_url: Option<String>,
+    /// Changes whenever the content changes.
+    #[serde(rename = "cTag", default)]
+    pub c_tag: Option<String>,
+    /// Changes whenever the item (content or metadata) changes.
+    #[serde(rename = "eTag", default)]
+    pub e_tag: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
