@@ -45,20 +45,59 @@ pub fn is_loopback(url: &Url) -> bool {
 /// The settings every client of the core shares: rustls with TLS 1.2 or newer, HTTPS only (but
 /// for loopback when allowed), no automatic redirects (OAuth responses must not be followed, and
 /// bearer tokens must never travel to another host), a connect timeout, connection reuse.
-fn builder(config: &Config) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .use_rustls_tls()
-        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+fn builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config()?)
         .https_only(!config.allow_insecure_loopback)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(config.timeouts.connect)
         .pool_idle_timeout(std::time::Duration::from_secs(90))
-        .user_agent(concat!("roger-core/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("roger-core/", env!("CARGO_PKG_VERSION"))))
+}
+
+/// The TLS settings of every client: rustls (ring) with TLS 1.2 or 1.3, and the platform's
+/// certificate verifier: the OS trust store and policy (Keychain trust on iOS and macOS, the
+/// Android trust store with user and MDM-installed CAs, the system roots on Linux and Windows),
+/// so enterprise phones behind a TLS-inspecting proxy connect, and a CA the OS distrusts is
+/// distrusted here too. A Linux machine without any system CA file falls back, with a warning,
+/// to the bundled Mozilla roots. Built once per process (the verifier loads its roots once).
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    let built = CONFIG.get_or_init(|| build_tls_config().map_err(|e| e.to_string()));
+    built.clone().map_err(|detail| {
+        tracing::error!(%detail, "TLS could not be set up");
+        Error::Config(crate::error::ConfigError::Invalid {
+            field: "TLS",
+            reason: "the platform's certificate verifier could not be set up",
+        })
+    })
+}
+
+fn build_tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)?;
+    match builder.with_platform_verifier() {
+        Ok(builder) => Ok(builder.with_no_client_auth()),
+        Err(error) => {
+            tracing::warn!(%error, "no platform certificate verifier; using the bundled roots");
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Ok(rustls::ClientConfig::builder_with_provider(provider)
+                .with_protocol_versions(&versions)?
+                .with_root_certificates(roots)
+                .with_no_client_auth())
+        }
+    }
 }
 
 /// Builds the core's HTTP client for API calls: the shared settings plus a whole-request timeout.
 pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
-    builder(config)
+    builder(config)?
         .timeout(config.timeouts.request)
         .build()
         .map_err(Error::network("building the HTTP client"))
@@ -67,23 +106,33 @@ pub fn http_client(config: &Config) -> Result<reqwest::Client, Error> {
 /// Builds the client for transfers to pre-authenticated URLs: the shared settings, with a
 /// timeout per read instead of per request (a large upload or download may take minutes).
 pub fn transfer_client(config: &Config) -> Result<reqwest::Client, Error> {
-    builder(config)
+    builder(config)?
         .read_timeout(config.timeouts.request)
         .build()
         .map_err(Error::network("building the transfer client"))
 }
 
-/// The `Retry-After` delay of a response (delta-seconds; HTTP dates count as absent), capped.
+/// Longest `Retry-After` honoured; a server asking for more is treated as asking for this.
+const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The `Retry-After` delay of a response, capped at an hour: delta-seconds or an HTTP-date
+/// (RFC 9110 §10.2.3; a date in the past means "now"). Anything else counts as absent.
 pub(crate) fn retry_after(response: &reqwest::Response) -> Option<std::time::Duration> {
-    let secs: u64 = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(std::time::Duration::from_secs(secs.min(3600)))
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    parse_retry_after(value.to_str().ok()?, std::time::SystemTime::now())
+}
+
+/// Parses a `Retry-After` value against `now`; see [`retry_after`].
+fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let value = value.trim();
+    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only: a huge number saturates rather than failing to parse.
+        std::time::Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX).min(3600))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).unwrap_or_default()
+    };
+    Some(delay.min(MAX_RETRY_AFTER))
 }
 
 /// Largest error body read for its code.
@@ -201,6 +250,36 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates_within_an_hour() {
+        use std::time::{Duration, SystemTime};
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_784_000_000);
+        let date = |secs| httpdate::fmt_http_date(now + Duration::from_secs(secs));
+        let cases = [
+            ("120".to_owned(), Some(120)),
+            (" 7 ".to_owned(), Some(7)),
+            ("0".to_owned(), Some(0)),
+            ("18446744073709551616000".to_owned(), Some(3600)),
+            (date(90), Some(90)),
+            (date(86_400), Some(3600)),
+            (
+                httpdate::fmt_http_date(now - Duration::from_secs(30)),
+                Some(0),
+            ),
+            ("-5".to_owned(), None),
+            ("1.5".to_owned(), None),
+            ("soon".to_owned(), None),
+            (String::new(), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                parse_retry_after(&value, now),
+                want.map(Duration::from_secs),
+                "{value:?}"
+            );
+        }
+    }
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()

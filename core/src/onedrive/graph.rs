@@ -49,7 +49,11 @@ impl ClientApplication for TokenSource {
 
 /// Graph access for one signed-in Microsoft account.
 pub(crate) struct Graph {
+    /// Builds the requests (paths, query, bearer token); never sends them.
     client: GraphClient,
+    /// Sends them: the core's client, with the platform's certificate verifier and no redirects
+    /// (graph-rs-sdk's own client trusts only bundled roots and cannot be given ours).
+    http: reqwest::Client,
     base: Url,
     tokens: Arc<TokenManager>,
     policy: crate::net::UrlPolicy,
@@ -75,6 +79,7 @@ impl Graph {
         let client = Self::client_for(configuration, &base)?;
         Ok(Self {
             client,
+            http: crate::net::http_client(config)?,
             base,
             tokens,
             policy: config.url_policy(),
@@ -171,7 +176,7 @@ impl Graph {
                 ));
             }
         };
-        let (http, request) = builder.build_split();
+        let (_, request) = builder.build_split();
         let request =
             request.map_err(|e| Error::invalid(context, format!("building the request: {e}")))?;
         let sent_token = request
@@ -181,7 +186,8 @@ impl Graph {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(Secret::new)
             .unwrap_or_else(|| Secret::new(""));
-        let response = http
+        let response = self
+            .http
             .execute(request)
             .await
             .map_err(Error::network(context))?;
