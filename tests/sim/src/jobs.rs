@@ -31,23 +31,30 @@ const MAX_DOCUMENT_BYTES: u64 = 250 * 1024 * 1024 * 1024;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateJob {
     file_name: String,
+    #[serde(deserialize_with = "validate::whole_number")]
     size: u64,
     content_type: String,
     download_url: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "validate::present")]
     source: Option<JobSource>,
     #[serde(default)]
     options: OptionsInput,
 }
 
-/// Print options as sent; absent members take defaults.
+/// Print options as sent; absent members take defaults, `null` members are refused (the
+/// contract has no nullable request member).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OptionsInput {
-    copies: Option<u32>,
+    #[serde(default, deserialize_with = "validate::present_whole_number")]
+    copies: Option<u64>,
+    #[serde(default, deserialize_with = "validate::present")]
     duplex: Option<Duplex>,
+    #[serde(default, deserialize_with = "validate::present")]
     color: Option<bool>,
+    #[serde(default, deserialize_with = "validate::present")]
     page_ranges: Option<String>,
+    #[serde(default, deserialize_with = "validate::present")]
     media: Option<String>,
 }
 

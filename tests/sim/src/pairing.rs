@@ -168,11 +168,30 @@ pub async fn deny(
     decide(&state, &caller, &code, false)
 }
 
-/// `GET /pair`: where the QR code points; a browser without the app lands here.
-pub async fn pair_page(RawQuery(query): RawQuery) -> Html<String> {
-    let code = parse_unique_pairs(query.unwrap_or_default().as_bytes())
-        .ok()
-        .and_then(|p| p.get("code").and_then(|c| normalize_user_code(c)))
+/// `GET /pair`: where the QR code points; a browser without the app lands here. A malformed query
+/// (a parameter repeated, or a QR version other than `v=1`) gets a 400 page; a `code` that is not
+/// a user code is only left out of the page.
+pub async fn pair_page(RawQuery(query): RawQuery) -> (StatusCode, Html<String>) {
+    let page = |status, body: &str| {
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Roger</title></head>\
+             <body><h1>Log in at the printer</h1>{body}</body></html>"
+        );
+        (status, Html(html))
+    };
+    let params = match parse_unique_pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(_) => return page(StatusCode::BAD_REQUEST, "<p>This link is malformed.</p>"),
+    };
+    if params.get("v").is_some_and(|v| v != "1") {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "<p>This QR code is of a version this server does not know.</p>",
+        );
+    }
+    let code = params
+        .get("code")
+        .and_then(|c| normalize_user_code(c))
         .map(|c| display_user_code(&c));
     let hint = code.map_or_else(String::new, |c| {
         format!(
@@ -180,8 +199,8 @@ pub async fn pair_page(RawQuery(query): RawQuery) -> Html<String> {
             escape(&c)
         )
     });
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Roger</title></head>\
-         <body><h1>Log in at the printer</h1><p>Open the Roger app and scan the QR code shown on the printer.</p>{hint}</body></html>"
-    ))
+    page(
+        StatusCode::OK,
+        &format!("<p>Open the Roger app and scan the QR code shown on the printer.</p>{hint}"),
+    )
 }

@@ -19,6 +19,7 @@ use crate::validate;
 #[serde(deny_unknown_fields)]
 pub struct StatusReport<S> {
     state: S,
+    #[serde(default, deserialize_with = "validate::present")]
     reason: Option<String>,
 }
 

@@ -23,6 +23,7 @@ use crate::validate;
 pub struct CreateScan {
     profile_id: String,
     upload_url: String,
+    #[serde(default, deserialize_with = "validate::present")]
     file_name: Option<String>,
 }
 

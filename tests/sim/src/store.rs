@@ -229,7 +229,11 @@ pub struct JobOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobSource {
     /// The OneDrive drive id, when the client gave it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::validate::present"
+    )]
     pub drive_id: Option<String>,
     /// The OneDrive item id.
     pub item_id: String,

@@ -1,5 +1,7 @@
 //! Bounds and formats of untrusted `/api/v1` input.
 
+use serde::{Deserialize, Deserializer};
+
 use crate::error::ApiError;
 
 /// Longest id accepted in a path or body.
@@ -14,6 +16,40 @@ const MAX_REASON_LEN: usize = 256;
 const MAX_PAGE_RANGES: usize = 50;
 /// Highest page number.
 const MAX_PAGE: u32 = 99_999;
+
+/// An optional body member that, when present, must not be `null` (the contract has no nullable
+/// request members): use with `#[serde(default, deserialize_with = "validate::present")]`.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A non-negative JSON integer. JSON Schema's `integer` includes numbers with a zero fractional
+/// part (`3.0`), so those are accepted too; any other fraction, a negative number or one past
+/// 2^53 (where a double stops being exact) is refused.
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(n) = number.as_u64() {
+        return Ok(n);
+    }
+    match number.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=MAX_EXACT).contains(&f) => Ok(f as u64),
+        _ => Err(serde::de::Error::custom(format!(
+            "invalid value: {number}, expected a non-negative integer"
+        ))),
+    }
+}
+
+/// [`whole_number`] for an optional member (absent is `None`, `null` is refused).
+pub fn present_whole_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    whole_number(deserializer).map(Some)
+}
 
 /// An id from a path or body: 1–64 ASCII letters, digits, `-`, `_`, `.`, `:`.
 pub fn id<'a>(field: &str, value: &'a str) -> Result<&'a str, ApiError> {
@@ -108,7 +144,7 @@ pub fn page_ranges(value: &str) -> Result<&str, ApiError> {
         )
     };
     let parts: Vec<&str> = value.split(',').map(str::trim).collect();
-    if value.len() > 512 || parts.len() > MAX_PAGE_RANGES {
+    if value.chars().count() > 512 || parts.len() > MAX_PAGE_RANGES {
         return Err(invalid());
     }
     let page = |s: &str| {

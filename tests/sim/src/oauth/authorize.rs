@@ -118,7 +118,7 @@ fn validate(state: &RegionState, params: &HashMap<String, String>) -> Result<Aut
             description,
         ))
     };
-    if request_state.is_some_and(|s| s.len() > 512) {
+    if request_state.is_some_and(|s| s.chars().count() > 512) {
         return fail("invalid_request", "state is longer than 512 characters");
     }
     if get("response_type") != Some("code") {
@@ -167,13 +167,22 @@ pub fn decide(state: &RegionState, params: &HashMap<String, String>) -> Outcome 
         Ok(request) => request,
         Err(outcome) => return outcome,
     };
-    if params.get("action").map(String::as_str) == Some("deny") {
+    let action = params
+        .get("action")
+        .map(String::as_str)
+        .filter(|a| !a.is_empty());
+    let (error, description) = match action {
+        None | Some("approve") => ("", ""),
+        Some("deny") => ("access_denied", "the user denied the request"),
+        Some(_) => ("invalid_request", "action must be approve or deny"),
+    };
+    if !error.is_empty() {
         return error_redirect(
             state,
             request.state.as_deref(),
             &request.redirect_uri,
-            "access_denied",
-            "the user denied the request",
+            error,
+            description,
         );
     }
     state.stats.count(Counter::Login);
