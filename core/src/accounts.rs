@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::auth::pending::{PendingRecord, PendingTarget};
 use crate::auth::{
     check_redirect, read_graph_me, read_roger_me, AccountRecord, AuthState, ExpectedRedirect,
     Identity, Provider, TokenManager, TokenManagerDeps,
@@ -62,6 +63,8 @@ pub struct Accounts {
     roger: Arc<TokenManager>,
     microsoft: Arc<TokenManager>,
     pending: Mutex<Option<PendingSignIn>>,
+    store: Arc<dyn SecureStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -119,9 +122,10 @@ impl Accounts {
             METADATA_TTL,
             clock.clone(),
         ));
+        let store_for_deps = store.clone();
         let deps = |client_id: &str, redirect_uri: &Url, locate| TokenManagerDeps {
             http: http.clone(),
-            store: store.clone(),
+            store: store_for_deps.clone(),
             clock: clock.clone(),
             metadata: metadata.clone(),
             refresh_margin: config.token_refresh_margin,
@@ -159,6 +163,8 @@ impl Accounts {
             roger: Arc::new(roger),
             microsoft: Arc::new(microsoft),
             pending: Mutex::new(None),
+            store,
+            clock,
         })
     }
 
@@ -237,10 +243,94 @@ impl Accounts {
         self.roger.sign_in_client(&location).await
     }
 
-    fn start(&self, pending: PendingSignIn) {
+    /// Makes `pending` the sign-in in progress, in memory and in the store (so a redirect that
+    /// arrives in a new process still completes). A store that cannot keep it costs only that:
+    /// the sign-in still completes in this process.
+    async fn start(&self, pending: PendingSignIn) {
+        let target = match &pending.target {
+            SignInTarget::Roger(region) => PendingTarget::Roger {
+                region: region.id.clone(),
+            },
+            SignInTarget::Microsoft => PendingTarget::Microsoft,
+        };
+        let record = PendingRecord::new(
+            target,
+            pending.state.clone(),
+            pending.verifier.clone(),
+            pending.scopes.clone(),
+            self.clock.unix_now(),
+        );
         if let Ok(mut slot) = self.pending.lock() {
             *slot = Some(pending);
         }
+        let saved = match record.to_bytes() {
+            Ok(bytes) => {
+                crate::store::off_runtime(&self.store, move |store| {
+                    store.set(keys::PENDING_SIGN_IN, &bytes)
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(error) = saved {
+            tracing::warn!(%error, "the sign-in in progress is kept in memory only");
+        }
+    }
+
+    /// Forgets the stored sign-in in progress (best effort: an unreadable or expired one is
+    /// ignored when read anyway).
+    async fn forget_stored_pending(&self) {
+        let deleted =
+            crate::store::off_runtime(&self.store, |store| store.delete(keys::PENDING_SIGN_IN))
+                .await;
+        if let Err(error) = deleted {
+            tracing::warn!(%error, "could not delete the finished sign-in's record");
+        }
+    }
+
+    /// The sign-in in progress that a previous process started, rebuilt from the store, when
+    /// this process has none. Rebuilding fetches the provider's metadata again.
+    async fn restore_pending(&self) -> Result<(), Error> {
+        let in_memory = self
+            .pending
+            .lock()
+            .map(|slot| slot.is_some())
+            .unwrap_or(false);
+        if in_memory {
+            return Ok(());
+        }
+        let bytes =
+            crate::store::off_runtime(&self.store, |store| store.get(keys::PENDING_SIGN_IN))
+                .await?;
+        let Some(record) = bytes.and_then(|b| PendingRecord::from_bytes(&b, self.clock.unix_now()))
+        else {
+            return Err(SignInError::NotStarted.into());
+        };
+        let (target, oauth) = match record.target {
+            PendingTarget::Roger { region } => {
+                let region = self.regions.region(&region).await?;
+                let oauth = self.roger_client(&region).await?;
+                (SignInTarget::Roger(Box::new(region)), oauth)
+            }
+            PendingTarget::Microsoft => {
+                let oauth = self
+                    .microsoft
+                    .sign_in_client(&Self::microsoft_location(&self.config))
+                    .await?;
+                (SignInTarget::Microsoft, oauth)
+            }
+        };
+        if let Ok(mut slot) = self.pending.lock() {
+            // A sign-in started meanwhile in this process wins over the stored one.
+            slot.get_or_insert(PendingSignIn {
+                target,
+                oauth,
+                state: record.state,
+                verifier: record.verifier,
+                scopes: record.scopes,
+            });
+        }
+        Ok(())
     }
 
     /// Starts signing in to Roger in `region` (or the preset region): returns the URL to open in
@@ -256,7 +346,8 @@ impl Accounts {
             state: auth.state,
             verifier: auth.verifier,
             scopes,
-        });
+        })
+        .await;
         Ok(auth.url)
     }
 
@@ -274,13 +365,31 @@ impl Accounts {
             state: auth.state,
             verifier: auth.verifier,
             scopes,
-        });
+        })
+        .await;
         Ok(auth.url)
     }
 
     /// Finishes a sign-in with the redirect URL the browser came back with. The redirect is
-    /// checked (redirect URI, state, issuer) before any token request is sent.
+    /// checked (redirect URI, state, issuer) before any token request is sent. The sign-in may
+    /// have been started by an earlier process (killed while the browser was open), within
+    /// 15 minutes.
     pub async fn complete_sign_in(&self, redirect: &str) -> Result<AuthState, Error> {
+        self.restore_pending().await?;
+        let result = self.finish_sign_in(redirect).await;
+        if !matches!(
+            result,
+            Err(Error::SignIn(
+                SignInError::StateMismatch | SignInError::RedirectMismatch
+            ))
+        ) {
+            // Done, or failed for good: a stored copy must not be replayed.
+            self.forget_stored_pending().await;
+        }
+        result
+    }
+
+    async fn finish_sign_in(&self, redirect: &str) -> Result<AuthState, Error> {
         let (pending, code) = {
             let mut slot = self
                 .pending
@@ -384,6 +493,7 @@ impl Accounts {
         if let Ok(mut slot) = self.pending.lock() {
             *slot = None;
         }
+        self.forget_stored_pending().await;
         let roger = self.roger.sign_out().await;
         let microsoft = self.microsoft.sign_out().await;
         Ok(roger?.join(microsoft?))

@@ -1,6 +1,7 @@
 //! Accounts: sign-in to Roger and to Microsoft, the token lifecycle, and what is persisted.
 
 mod identity;
+pub(crate) mod pending;
 mod record;
 mod redirect;
 mod refresh_lock;

@@ -550,10 +550,8 @@ impl Shared {
         &self,
         call: impl FnOnce(&dyn SecureStore, &str) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (store, key) = (Arc::clone(&self.deps.store), self.key);
-        tokio::task::spawn_blocking(move || call(store.as_ref(), key))
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Platform("the secure store failed".into())))
+        let key = self.key;
+        crate::store::off_runtime(&self.deps.store, move |store| call(store, key)).await
     }
 
     async fn flush_unsaved(&self, inner: &mut Inner) -> Result<(), Error> {

@@ -47,6 +47,19 @@ impl<T: SecureStore + ?Sized> SecureStore for std::sync::Arc<T> {
     }
 }
 
+/// Runs a store call on the blocking pool: platform stores (Keychain, Keystore, a store the
+/// shell implements through the FFI) may block, and must not stall the async workers. A panic
+/// in the store becomes a store error.
+pub(crate) async fn off_runtime<T: Send + 'static>(
+    store: &std::sync::Arc<dyn SecureStore>,
+    call: impl FnOnce(&dyn SecureStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = std::sync::Arc::clone(store);
+    tokio::task::spawn_blocking(move || call(store.as_ref()))
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Platform("the secure store failed".into())))
+}
+
 /// Keys the core stores under. One place, so a wipe can find them all.
 pub mod keys {
     /// The Roger account record.
@@ -55,6 +68,9 @@ pub mod keys {
     pub const MICROSOFT_ACCOUNT: &str = "account.microsoft";
     /// The last good region list (not secret, but must survive restarts).
     pub const REGIONS: &str = "regions";
+    /// The sign-in in progress (OAuth state and PKCE verifier), for a redirect that arrives in a
+    /// new process.
+    pub const PENDING_SIGN_IN: &str = "sign-in.pending";
     /// Every key the core writes.
-    pub const ALL: [&str; 3] = [ROGER_ACCOUNT, MICROSOFT_ACCOUNT, REGIONS];
+    pub const ALL: [&str; 4] = [ROGER_ACCOUNT, MICROSOFT_ACCOUNT, REGIONS, PENDING_SIGN_IN];
 }

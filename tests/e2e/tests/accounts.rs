@@ -393,10 +393,10 @@ async fn a_store_that_fails_on_write_loses_nothing_and_says_so() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Storage);
-    assert_eq!(
-        w.store.keys(),
-        ["regions"],
-        "no account record was half-written"
+    let keys = w.store.keys();
+    assert!(
+        !keys.iter().any(|k| k.starts_with("account.")),
+        "no account record was half-written: {keys:?}"
     );
     assert!(matches!(
         accounts.roger().state(),
@@ -604,4 +604,83 @@ async fn an_issuer_with_a_path_is_found_at_the_appended_metadata_location() {
     w.advance(Duration::from_secs(21 * 60));
     assert_eq!(printers_status(&accounts).await.unwrap(), 200);
     assert_eq!(w.eu().stats().refresh_requests(), 1);
+}
+
+#[tokio::test]
+async fn a_sign_in_started_before_the_app_was_killed_completes_in_the_next_process() {
+    let w = World::start().await;
+    // The app starts a sign-in, opens the browser, and the OS kills it.
+    let url = {
+        let accounts = w.open();
+        accounts.begin_sign_in(Some("eu")).await.unwrap()
+    };
+    assert!(w.store.get(keys::PENDING_SIGN_IN).unwrap().is_some());
+    let redirect = w
+        .eu()
+        .browser_login(&url, "alice@contoso.example", "alice-password")
+        .unwrap();
+
+    // The redirect relaunches the app: a new process on the same store completes it.
+    let relaunched = w.open();
+    let state = relaunched
+        .complete_sign_in(redirect.as_str())
+        .await
+        .unwrap();
+    assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
+    assert_eq!(printers_status(&relaunched).await.unwrap(), 200);
+    assert!(
+        w.store.get(keys::PENDING_SIGN_IN).unwrap().is_none(),
+        "a finished sign-in leaves nothing to replay"
+    );
+
+    // The same redirect again, in yet another process: nothing is pending any more.
+    let again = w.open();
+    let err = again.complete_sign_in(redirect.as_str()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SignIn(SignInError::NotStarted)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_microsoft_sign_in_survives_the_process_too() {
+    let w = World::start().await;
+    let url = w.open().begin_microsoft_sign_in().await.unwrap();
+    let redirect = w
+        .cloud
+        .identity()
+        .browser_login(&url, "alice@contoso.example", "alice-password")
+        .unwrap();
+    let relaunched = w.open();
+    let state = relaunched
+        .complete_sign_in(redirect.as_str())
+        .await
+        .unwrap();
+    assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
+}
+
+#[tokio::test]
+async fn a_stored_sign_in_expires_and_a_sign_out_forgets_it() {
+    let w = World::start().await;
+    let url = w.open().begin_sign_in(Some("eu")).await.unwrap();
+    let redirect = w
+        .eu()
+        .browser_login(&url, "alice@contoso.example", "alice-password")
+        .unwrap();
+    w.clock.advance(Duration::from_secs(16 * 60));
+    let err = w
+        .open()
+        .complete_sign_in(redirect.as_str())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::SignIn(SignInError::NotStarted)),
+        "{err:?}"
+    );
+
+    let accounts = w.open();
+    accounts.begin_sign_in(Some("eu")).await.unwrap();
+    assert!(w.store.get(keys::PENDING_SIGN_IN).unwrap().is_some());
+    accounts.sign_out().await.unwrap();
+    assert!(w.store.get(keys::PENDING_SIGN_IN).unwrap().is_none());
 }
