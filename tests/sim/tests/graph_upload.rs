@@ -573,3 +573,47 @@ async fn a_256_mib_file_uploads_in_large_fragments() {
     assert_eq!(tail.bytes().await.unwrap().to_vec(), vec![0x5a; 4]);
     cloud.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_simple_upload_whose_response_is_lost_is_stored_once() {
+    let cloud = start().await;
+    let token = sign_in(&cloud, ALICE).await;
+    cloud.graph().faults().lose_simple_upload_responses(1);
+    let url = format!(
+        "{}me/drive/root:/lost.pdf:/content?@microsoft.graph.conflictBehavior=fail",
+        cloud.graph_url
+    );
+    let lost = http()
+        .put(&url)
+        .bearer_auth(&token)
+        .timeout(Duration::from_millis(500))
+        .body(bytes(1000))
+        .send()
+        .await;
+    assert!(lost.unwrap_err().is_timeout(), "no answer comes");
+    // The file is there all the same, and its hash says it is ours.
+    let item = graph(&cloud, &token, "GET", "me/drive/root:/lost.pdf", None).await;
+    assert_eq!(item.status, StatusCode::OK);
+    assert_eq!(item.body["size"], 1000);
+    assert!(item.body["file"]["hashes"]["quickXorHash"]
+        .as_str()
+        .is_some());
+    // Sending it again with `fail` is refused, not duplicated; the switch fired once.
+    let again = answer_of(
+        http()
+            .put(&url)
+            .bearer_auth(&token)
+            .body(bytes(1000))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (again.status, again.code()),
+        (StatusCode::CONFLICT, "nameAlreadyExists")
+    );
+    assert_eq!(cloud.graph().stats().lost_responses(), 1);
+    assert_eq!(cloud.graph().list(ALICE.0, "/").unwrap().len(), 1);
+    cloud.shutdown().await;
+}

@@ -262,8 +262,14 @@ async fn upload_fragment(
         }
         data.extend_from_slice(&chunk);
     }
+    state.graph_stats.count_fragment_bytes(data.len() as u64);
     if data.len() as u64 != len {
         return GraphError::invalid("The body length differs from Content-Length.").respond(&ctx);
+    }
+    if let Some(status) = state.faults.fragment_failure() {
+        state.graph_stats.count_failed_fragment();
+        tracing::info!(status, "fault injection: failing an upload fragment");
+        return GraphError::server_fault(status).respond(&ctx);
     }
     let result = accept_fragment(&state, &token, &headers, data).await;
     finish(&ctx, result)
@@ -316,6 +322,7 @@ async fn accept_fragment(
                     )
                     .inner("maxFileSizeExceeded"));
                 }
+                state.faults.check_free_space(total)?;
                 session.total = Some(total);
                 session
                     .buffer
@@ -384,6 +391,7 @@ fn commit(
         .directory
         .user(user_id)
         .ok_or_else(GraphError::not_found)?;
+    state.faults.check_free_space(content.bytes.len() as u64)?;
     let mut drives = state.drives();
     let drive = drives
         .drive_mut(user_id)
@@ -428,7 +436,11 @@ fn mac(state: &MsState) -> Option<HmacSha256> {
 /// The pre-authenticated download URL of a file: bound to the user, the item and its content
 /// version, valid for `download_url_secs`.
 pub fn download_url(state: &MsState, user_id: &str, item: &Item) -> String {
-    let expires = state.now().unix_seconds() + state.ms().download_url_secs;
+    let lifetime = state
+        .faults
+        .download_url_secs_override()
+        .unwrap_or(state.ms().download_url_secs);
+    let expires = state.now().unix_seconds() + lifetime;
     let payload = URL_SAFE_NO_PAD.encode(format!(
         "{user_id}|{}|{}|{expires}",
         item.id, item.ctag_version
@@ -525,27 +537,41 @@ async fn download(
     headers: HeaderMap,
 ) -> Response {
     let ctx = RequestContext::new(&headers, state.now());
-    let result = gate(&state, &headers, "GET download").and_then(|()| {
-        let (user_id, item_id, version) = verify_download(&state, &token).map_err(|p| {
-            GraphError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                match p {
-                    DownloadProblem::Invalid => "The pre-authenticated URL is not valid.",
-                    DownloadProblem::Expired => "The pre-authenticated URL has expired.",
-                },
-            )
-        })?;
-        let drives = state.drives();
-        let drive = drives.drive(&user_id).ok_or_else(GraphError::not_found)?;
-        let item = drive
-            .get(&item_id)
-            .filter(|i| i.ctag_version == version)
-            .ok_or_else(GraphError::not_found)?;
-        let file = item.file().ok_or_else(GraphError::not_found)?;
-        let cut = state.faults.take_download_cut();
-        Ok(serve_bytes(item, file.bytes.clone(), &headers, cut))
-    });
+    let result = gate(&state, &headers, "GET download")
+        .and_then(|()| match state.faults.throttle_download() {
+            None => Ok(()),
+            Some(retry_after) => {
+                state.graph_stats.count_throttled();
+                Err(GraphError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "activityLimitReached",
+                    "The request has been throttled.",
+                )
+                .inner("throttledRequest")
+                .header(header::RETRY_AFTER, retry_after.to_string()))
+            }
+        })
+        .and_then(|()| {
+            let (user_id, item_id, version) = verify_download(&state, &token).map_err(|p| {
+                GraphError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    match p {
+                        DownloadProblem::Invalid => "The pre-authenticated URL is not valid.",
+                        DownloadProblem::Expired => "The pre-authenticated URL has expired.",
+                    },
+                )
+            })?;
+            let drives = state.drives();
+            let drive = drives.drive(&user_id).ok_or_else(GraphError::not_found)?;
+            let item = drive
+                .get(&item_id)
+                .filter(|i| i.ctag_version == version)
+                .ok_or_else(GraphError::not_found)?;
+            let file = item.file().ok_or_else(GraphError::not_found)?;
+            let cut = state.faults.take_download_cut();
+            Ok(serve_bytes(item, file.bytes.clone(), &headers, cut))
+        });
     finish(&ctx, result)
 }
 

@@ -45,6 +45,9 @@ pub struct FileContent {
     pub bytes: Bytes,
     /// SHA-256, upper-case hex as Graph's `sha256Hash`.
     pub sha256: String,
+    /// QuickXorHash, base64 as Graph's `quickXorHash` (the hash OneDrive for work or school
+    /// reports).
+    pub quick_xor_hash: String,
 }
 
 impl FileContent {
@@ -54,8 +57,37 @@ impl FileContent {
             .iter()
             .map(|b| format!("{b:02X}"))
             .collect();
-        Self { bytes, sha256 }
+        let quick_xor_hash = quick_xor_hash(&bytes);
+        Self {
+            bytes,
+            sha256,
+            quick_xor_hash,
+        }
     }
+}
+
+/// Microsoft's QuickXorHash: a 160-bit register into which byte `i` is XORed at bit
+/// `11 * i mod 160` (wrapping), then the length (64-bit little-endian) into its last 8 bytes.
+pub fn quick_xor_hash(data: &[u8]) -> String {
+    // Bits as three little-endian cells (64, 64 and 32 bits), as in the published snippet.
+    let mut cells = [0u64; 3];
+    for (i, &byte) in data.iter().enumerate() {
+        let bit = (i as u64 * 11 % 160) as usize;
+        for k in 0..8 {
+            if byte >> k & 1 == 1 {
+                let at = (bit + k) % 160;
+                cells[at / 64] ^= 1 << (at % 64);
+            }
+        }
+    }
+    let mut out = [0u8; 20];
+    out[..8].copy_from_slice(&cells[0].to_le_bytes());
+    out[8..16].copy_from_slice(&cells[1].to_le_bytes());
+    out[16..].copy_from_slice(&cells[2].to_le_bytes()[..4]);
+    for (o, l) in out[12..].iter_mut().zip((data.len() as u64).to_le_bytes()) {
+        *o ^= l;
+    }
+    base64::engine::general_purpose::STANDARD.encode(out)
 }
 
 /// File or folder.
@@ -330,11 +362,7 @@ impl Drive {
 
     fn check_quota(&self, replaced: u64, added: u64) -> Result<(), GraphError> {
         if self.used().saturating_sub(replaced).saturating_add(added) > self.quota {
-            return Err(GraphError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "quotaLimitReached",
-                "The user has reached their quota limit.",
-            ));
+            return Err(GraphError::quota_limit_reached());
         }
         Ok(())
     }
@@ -664,6 +692,15 @@ mod tests {
         d.delete(&x, now).unwrap();
         assert!(d.get(&x).is_none());
         assert!(d.delete(&root, now).is_err());
+    }
+
+    #[test]
+    fn quick_xor_hash_matches_published_values() {
+        assert_eq!(
+            quick_xor_hash(b"hello world"),
+            "aCgDG9jwBhDc4Q1yawMZAAAAAAA="
+        );
+        assert_eq!(quick_xor_hash(b""), "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
     }
 
     #[test]

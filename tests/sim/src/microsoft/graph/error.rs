@@ -93,6 +93,33 @@ impl GraphError {
         )
     }
 
+    /// 507 `quotaLimitReached`: the drive has no room for the write.
+    pub fn quota_limit_reached() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quotaLimitReached",
+            "Insufficient Space Available: the user has reached their quota limit.",
+        )
+    }
+
+    /// A 5xx as a failing storage node answers it: 500 `generalException`, 502 `badGateway`,
+    /// 504 `gatewayTimeout` (anything else is a 500).
+    pub fn server_fault(status: u16) -> Self {
+        match status {
+            502 => Self::new(StatusCode::BAD_GATEWAY, "badGateway", "Bad gateway."),
+            504 => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gatewayTimeout",
+                "The gateway timed out.",
+            ),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "generalException",
+                "An unspecified error has occurred.",
+            ),
+        }
+    }
+
     /// 401 `InvalidAuthenticationToken` with Graph's challenge.
     pub fn unauthenticated(message: impl Into<String>, authorization_uri: &str) -> Self {
         Self::new(

@@ -40,6 +40,18 @@ struct FaultState {
     uploaded_since_armed: u64,
     cut_downloads: std::collections::VecDeque<u64>,
     access_token_secs: Option<u64>,
+    failing_fragments: Option<FailingFragments>,
+    download_url_secs: Option<u64>,
+    throttled_downloads: Option<(u32, u64)>,
+    free_space: Option<u64>,
+    lose_simple_uploads: u32,
+}
+
+#[derive(Debug)]
+struct FailingFragments {
+    status: u16,
+    which: std::collections::BTreeSet<u64>,
+    seen: u64,
 }
 
 #[derive(Debug)]
@@ -112,6 +124,44 @@ impl Faults {
         self.state().access_token_secs = secs;
     }
 
+    /// Upload-session fragment PUTs number `which` (0 for the next one, counted from this call)
+    /// are answered `status` (500, 502 or 504: `generalException`, `badGateway`,
+    /// `gatewayTimeout`) and not stored, as when a storage node fails; the session stays open.
+    pub fn fail_upload_fragments(&self, status: u16, which: &[u64]) {
+        self.state().failing_fragments = Some(FailingFragments {
+            status,
+            which: which.iter().copied().collect(),
+            seen: 0,
+        });
+    }
+
+    /// Download URLs handed out from now on are valid `secs` seconds instead of the configured
+    /// lifetime (`None` restores it); an expired one is answered 401 `unauthenticated`.
+    pub fn download_url_lifetime(&self, secs: Option<u64>) {
+        self.state().download_url_secs = secs;
+    }
+
+    /// The next `count` requests to download URLs are answered 429 `activityLimitReached` with
+    /// `Retry-After: retry_after_secs` (only the content host's downloads, so a test can make a
+    /// URL outlive its lifetime while the client waits).
+    pub fn throttle_next_downloads(&self, count: u32, retry_after_secs: u64) {
+        self.state().throttled_downloads = (count > 0).then_some((count, retry_after_secs));
+    }
+
+    /// Every drive has at most `bytes` free from now on (`None`: just its quota): a simple
+    /// upload, an upload session whose `item.fileSize` or first fragment's total does not fit,
+    /// or a commit past it, is answered 507 `quotaLimitReached`.
+    pub fn limit_free_space(&self, bytes: Option<u64>) {
+        self.state().free_space = bytes;
+    }
+
+    /// The next `n` simple uploads (`PUT …/content`) are stored, and then their response is
+    /// lost: the connection stays silent until the client gives up, as when a phone loses the
+    /// network right after the server committed.
+    pub fn lose_simple_upload_responses(&self, n: u32) {
+        self.state().lose_simple_uploads = n;
+    }
+
     /// Switches every fault off (tokens already expired stay expired).
     pub fn reset(&self) {
         let mut state = self.state();
@@ -161,6 +211,49 @@ impl Faults {
     pub(crate) fn access_token_secs_override(&self) -> Option<u64> {
         self.state().access_token_secs
     }
+
+    /// The status to fail the fragment PUT being served with, if it is one of the chosen ones.
+    pub(crate) fn fragment_failure(&self) -> Option<u16> {
+        let mut state = self.state();
+        let failing = state.failing_fragments.as_mut()?;
+        let n = failing.seen;
+        failing.seen += 1;
+        failing.which.contains(&n).then_some(failing.status)
+    }
+
+    pub(crate) fn download_url_secs_override(&self) -> Option<u64> {
+        self.state().download_url_secs
+    }
+
+    /// `Some(retry_after_secs)` when this download request is to be throttled.
+    pub(crate) fn throttle_download(&self) -> Option<u64> {
+        let mut state = self.state();
+        let (left, retry_after) = state.throttled_downloads.as_mut()?;
+        let retry_after = *retry_after;
+        *left -= 1;
+        if *left == 0 {
+            state.throttled_downloads = None;
+        }
+        Some(retry_after)
+    }
+
+    /// 507 `quotaLimitReached` when adding `added` bytes exceeds the free-space limit.
+    pub(crate) fn check_free_space(&self, added: u64) -> Result<(), super::error::GraphError> {
+        match self.state().free_space {
+            Some(free) if added > free => Err(super::error::GraphError::quota_limit_reached()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the response of the simple upload being served is to be lost.
+    pub(crate) fn take_lost_simple_upload(&self) -> bool {
+        let mut state = self.state();
+        if state.lose_simple_uploads == 0 {
+            return false;
+        }
+        state.lose_simple_uploads -= 1;
+        true
+    }
 }
 
 /// Request counters of the Graph API host and the content host.
@@ -170,6 +263,9 @@ pub struct GraphStats {
     content_authorization_headers: AtomicU64,
     throttled: AtomicU64,
     dropped_connections: AtomicU64,
+    fragment_bytes: AtomicU64,
+    failed_fragments: AtomicU64,
+    lost_responses: AtomicU64,
 }
 
 impl GraphStats {
@@ -193,6 +289,18 @@ impl GraphStats {
 
     pub(crate) fn count_dropped(&self) {
         self.dropped_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_fragment_bytes(&self, n: u64) {
+        self.fragment_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_failed_fragment(&self) {
+        self.failed_fragments.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_lost_response(&self) {
+        self.lost_responses.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Requests on one route, e.g. `"GET children"` (the labels are listed in `docs/protocol.md`).
@@ -230,6 +338,21 @@ impl GraphStats {
     pub fn dropped_connections(&self) -> u64 {
         self.dropped_connections.load(Ordering::Relaxed)
     }
+
+    /// Bytes of upload-session fragments the content host received (stored or not).
+    pub fn upload_fragment_bytes(&self) -> u64 {
+        self.fragment_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Fragment PUTs answered with a 5xx by the fault switch.
+    pub fn failed_fragments(&self) -> u64 {
+        self.failed_fragments.load(Ordering::Relaxed)
+    }
+
+    /// Simple uploads stored whose response the fault switch withheld.
+    pub fn lost_responses(&self) -> u64 {
+        self.lost_responses.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +378,33 @@ mod tests {
         assert!(!faults.upload_progress(60));
         assert!(faults.upload_progress(60));
         assert!(!faults.upload_progress(1000));
+    }
+
+    #[test]
+    fn chosen_fragments_fail_once_each() {
+        let faults = Faults::default();
+        assert_eq!(faults.fragment_failure(), None);
+        faults.fail_upload_fragments(502, &[1, 3]);
+        let seen: Vec<_> = (0..5).map(|_| faults.fragment_failure()).collect();
+        assert_eq!(seen, [None, Some(502), None, Some(502), None]);
+    }
+
+    #[test]
+    fn download_throttling_and_lost_responses_are_counted_down() {
+        let faults = Faults::default();
+        faults.throttle_next_downloads(2, 3);
+        assert_eq!(faults.throttle_download(), Some(3));
+        assert_eq!(faults.throttle_download(), Some(3));
+        assert_eq!(faults.throttle_download(), None);
+        faults.lose_simple_upload_responses(1);
+        assert!(faults.take_lost_simple_upload());
+        assert!(!faults.take_lost_simple_upload());
+        faults.limit_free_space(Some(10));
+        assert!(faults.check_free_space(10).is_ok());
+        assert_eq!(
+            faults.check_free_space(11).unwrap_err().code(),
+            "quotaLimitReached"
+        );
     }
 
     #[test]

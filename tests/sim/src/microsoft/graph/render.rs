@@ -90,7 +90,10 @@ pub fn item_json(state: &MsState, user: &User, drive: &Drive, item: &Item) -> Ma
         map.insert("cTag".into(), json!(item.ctag()));
         map.insert(
             "file".into(),
-            json!({ "mimeType": mime_type(&item.name), "hashes": { "sha256Hash": file.sha256 } }),
+            json!({
+                "mimeType": mime_type(&item.name),
+                "hashes": { "quickXorHash": file.quick_xor_hash, "sha256Hash": file.sha256 },
+            }),
         );
     }
     map.insert("createdDateTime".into(), json!(item.created.rfc3339()));

@@ -33,9 +33,10 @@ pub async fn simple_upload(
     let bytes = read_body(body, limit).await?;
     call.query.allow(&["@microsoft.graph.conflictbehavior"])?;
     let conflict = conflict_from_query(call)?.unwrap_or(Conflict::Replace);
+    call.state.faults.check_free_space(bytes.len() as u64)?;
     let content = FileContent::new(bytes);
     let now = call.state.now();
-    with_drive(call, |drive, user| {
+    let response = with_drive(call, |drive, user| {
         let (id, created) = if target.segments.is_empty() {
             let item = resolve(drive, target)?;
             let id = item.id.clone();
@@ -55,8 +56,19 @@ pub async fn simple_upload(
             status,
             serde_json::Value::Object(item_body(call, user, drive, item)),
         ))
-    })
+    })?;
+    if call.state.faults.take_lost_simple_upload() {
+        // Stored; the answer never comes (the client gives up first).
+        call.state.graph_stats.count_lost_response();
+        tracing::info!("fault injection: withholding a simple upload's response");
+        tokio::time::sleep(LOST_RESPONSE_HOLD).await;
+    }
+    Ok(response)
 }
+
+/// How long a lost response is held back: far past any client's patience, short enough not to
+/// keep a test's server busy forever.
+const LOST_RESPONSE_HOLD: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// `POST …/createUploadSession`: an upload URL on the content host. The optional body is
 /// `{"item": {"@microsoft.graph.conflictBehavior", "name", "fileSize"}, "deferCommit"}`; the
@@ -179,12 +191,9 @@ pub fn create_session(
         };
         if let Some(size) = declared_size {
             if drive.used().saturating_add(size) > drive.quota {
-                return Err(GraphError::new(
-                    StatusCode::INSUFFICIENT_STORAGE,
-                    "quotaLimitReached",
-                    "Insufficient Storage: the file does not fit in the quota.",
-                ));
+                return Err(GraphError::quota_limit_reached());
             }
+            call.state.faults.check_free_space(size)?;
         }
         Ok((user.id.clone(), session_target))
     })
