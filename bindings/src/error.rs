@@ -154,6 +154,11 @@ pub enum RogerError {
     /// A file or folder with that name is in the way.
     #[error("name conflict")]
     NameConflict,
+    /// The user's OneDrive is full: nothing more fits until they free space or get more;
+    /// retrying will not help. The upload was refused (before any byte was sent when OneDrive
+    /// could tell from the size) and left nothing behind.
+    #[error("OneDrive is full")]
+    OneDriveFull,
     /// A local file could not be read or written.
     #[error("local file: {detail}")]
     LocalFile {
@@ -234,6 +239,7 @@ impl From<DriveError> for RogerError {
                 id: String::new(),
             },
             DriveError::NameConflict => RogerError::NameConflict,
+            DriveError::Full => RogerError::OneDriveFull,
             DriveError::InvalidName(name) => RogerError::InvalidInput {
                 detail: name.to_string(),
             },
@@ -359,6 +365,10 @@ mod tests {
             (PairingError::Expired.into(), "CodeExpired"),
             (PayloadError::UntrustedHost.into(), "UntrustedHost"),
             (TransferError::Cancelled.into(), "Cancelled"),
+            (
+                TransferError::Drive(OneDriveError::Drive(DriveError::Full)).into(),
+                "OneDriveFull",
+            ),
             (
                 PrinterError::ReleaseUnconfirmed {
                     client_request_id: "rel_1".into(),

@@ -176,6 +176,11 @@ impl From<OneDriveError> for Failure {
                 Exit::Failure,
                 "A file with that name already exists in OneDrive: rename the file and try again.",
             ),
+            // Not the keyring's "storage" (9): the service refuses, and retrying will not help.
+            OneDriveError::Drive(DriveError::Full) => Failure::new(
+                Exit::Failure,
+                "OneDrive is full: free some space in OneDrive (or get more), then try again.",
+            ),
             OneDriveError::Drive(DriveError::InvalidName(why)) => Failure::new(
                 Exit::BadInput,
                 sentence(&format!(
@@ -301,6 +306,7 @@ mod tests {
                 context: "x",
                 retry_after_secs: 7,
             }),
+            Failure::from(OneDriveError::Drive(DriveError::Full)),
         ];
         for f in &failures {
             let m = &f.message;
@@ -313,6 +319,11 @@ mod tests {
         assert_eq!(failures[2].exit, Exit::BadInput);
         assert_eq!(failures[4].exit, Exit::NotFound);
         assert_eq!(failures[6].exit, Exit::Busy);
+        assert_eq!(
+            failures[7].exit,
+            Exit::Failure,
+            "a full OneDrive is not the keyring"
+        );
         assert!(failures[6].message.contains("7 s"));
     }
 

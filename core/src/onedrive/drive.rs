@@ -147,6 +147,10 @@ pub enum DriveError {
     /// A file or folder with that name is in the way.
     #[error("a file or folder with that name already exists")]
     NameConflict,
+    /// The user's OneDrive has no room for the file (Graph's 507 Insufficient Storage,
+    /// `quotaLimitReached`): retrying will not help; the user must free space or get more.
+    #[error("OneDrive is full")]
+    Full,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,8 +198,16 @@ pub(crate) fn download_link_of(
 /// The user's OneDrive, as the app uses it.
 pub struct OneDrive {
     pub(crate) graph: Graph,
-    /// Client for pre-authenticated URLs (uploads, downloads): never carries a bearer token.
+    /// Client for pre-authenticated URLs (downloads, upload-session status): never carries a
+    /// bearer token; bounded per read.
     pub(crate) transfer_http: reqwest::Client,
+    /// Client for requests that send file content (simple uploads, upload fragments): each gets
+    /// a deadline scaled to its size instead of the fixed one (see `super::deadline`).
+    pub(crate) upload_http: reqwest::Client,
+    /// The request timeout: what a content request's deadline starts from.
+    pub(crate) request_timeout: std::time::Duration,
+    /// The slowest link a content request's deadline allows for, in bytes per second.
+    pub(crate) floor_rate: u64,
     /// Bounds how many uploads run at once (each holds a fragment buffer and a connection).
     pub(crate) upload_slots: Arc<tokio::sync::Semaphore>,
     folders: Mutex<HashMap<KnownFolder, String>>,
@@ -211,6 +223,13 @@ fn drive_error(e: Error) -> std::result::Result<Error, DriveError> {
     match &e {
         Error::Http { status: 404, .. } => Err(DriveError::NotFound),
         Error::Http { status: 409, .. } => Err(DriveError::NameConflict),
+        // 507 is Insufficient Storage whatever the code; Graph names a full drive
+        // `quotaLimitReached` (and storage hosts `insufficientStorage`), which may also come
+        // with another status.
+        Error::Http { status: 507, .. } => Err(DriveError::Full),
+        Error::Http {
+            code: Some(code), ..
+        } if code == "quotaLimitReached" || code == "insufficientStorage" => Err(DriveError::Full),
         _ => Ok(e),
     }
 }
@@ -249,6 +268,10 @@ impl OneDrive {
         Ok(Self {
             graph: Graph::new(config, tokens)?,
             transfer_http,
+            // The API client; its whole-request timeout is overridden per content request.
+            upload_http: crate::net::http_client(config)?,
+            request_timeout: config.timeouts.request,
+            floor_rate: super::deadline::FLOOR_RATE,
             upload_slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_PARALLEL_UPLOADS)),
             folders: Mutex::new(HashMap::new()),
         })

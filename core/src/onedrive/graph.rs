@@ -214,3 +214,68 @@ impl Graph {
         self.policy.check(url).map_err(str::to_owned)
     }
 }
+
+impl Graph {
+    /// Sends a request that carries file content, as [`Graph::send`] does (throttling waited
+    /// out, one forced token refresh on a 401) but never retrying a transport failure: the
+    /// caller decides what a lost answer means. It goes out on `http` with `deadline` as its
+    /// whole-request timeout instead of the client's fixed one (see [`super::deadline`]).
+    pub(crate) async fn send_content(
+        &self,
+        context: &'static str,
+        http: &reqwest::Client,
+        deadline: std::time::Duration,
+        make: impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<reqwest::Response, Error> {
+        self.retry
+            .run(context, false, || async {
+                let (response, sent_token) = self
+                    .send_content_once(context, http, deadline, &make)
+                    .await?;
+                if response.status() != reqwest::StatusCode::UNAUTHORIZED {
+                    return Ok(response);
+                }
+                self.tokens.token_after_rejection(&sent_token).await?;
+                Ok(self
+                    .send_content_once(context, http, deadline, &make)
+                    .await?
+                    .0)
+            })
+            .await
+    }
+
+    async fn send_content_once(
+        &self,
+        context: &'static str,
+        http: &reqwest::Client,
+        deadline: std::time::Duration,
+        make: &impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<(reqwest::Response, Secret), Error> {
+        let builder = match make(&self.client).build().await {
+            Ok(builder) => builder,
+            Err(e) => {
+                self.tokens.access_token().await?;
+                return Err(Error::invalid(
+                    context,
+                    format!("building the Graph request: {e}"),
+                ));
+            }
+        };
+        let (_, request) = builder.build_split();
+        let mut request =
+            request.map_err(|e| Error::invalid(context, format!("building the request: {e}")))?;
+        *request.timeout_mut() = Some(deadline);
+        let sent_token = request
+            .headers()
+            .get(reqwest::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(Secret::new)
+            .unwrap_or_else(|| Secret::new(""));
+        let response = http
+            .execute(request)
+            .await
+            .map_err(Error::network(context))?;
+        Ok((response, sent_token))
+    }
+}

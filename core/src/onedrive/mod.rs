@@ -1,11 +1,13 @@
 //! OneDrive "Print" and "Scan" folders through Microsoft Graph.
 
+mod deadline;
 mod download;
 mod drive;
 mod file_sink;
 mod graph;
 mod item;
 mod names;
+mod quickxor;
 mod retry;
 mod scan;
 mod upload;

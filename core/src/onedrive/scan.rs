@@ -82,7 +82,9 @@ impl OneDrive {
     ) -> Result<ScanDestination, TransferError> {
         let folder = self.folder_id(KnownFolder::Scan).await?;
         let file_name = scan_file_name(profile_name, extension, at);
-        let upload_url = self.create_upload_session(&folder, &file_name).await?;
+        let upload_url = self
+            .create_upload_session(&folder, &file_name, None)
+            .await?;
         Ok(ScanDestination {
             file_name,
             upload_url,

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use url::Url;
 
-use super::drive::{parse_item, OneDrive, OneDriveError};
+use super::drive::{parse_item, DriveError, OneDrive, OneDriveError};
 use super::graph::MAX_JSON;
 use super::item::{DriveItem, RawItem};
+use super::quickxor::quick_xor_hash;
 use crate::error::Error;
 use crate::secret::Secret;
 
@@ -166,10 +167,12 @@ impl OneDrive {
         let size = tokio::fs::metadata(local_path).await.map_err(local)?.len();
         if size <= SIMPLE_UPLOAD_MAX {
             return self
-                .simple_upload(local_path, folder_id, name, size, progress, cancel)
+                .simple_upload(local_path, folder_id, name, progress, cancel)
                 .await;
         }
-        let upload_url = self.create_upload_session(folder_id, name).await?;
+        let upload_url = self
+            .create_upload_session(folder_id, name, Some(size))
+            .await?;
         let pending = PendingUpload {
             upload_url: Secret::new(upload_url.as_str()),
             local_path: local_path.to_owned(),
@@ -209,35 +212,296 @@ impl OneDrive {
             .map_err(|_| TransferError::Cancelled)
     }
 
+    /// Uploads a small file in one `PUT …/items/{folder}:/{name}:/content`, so that a retry can
+    /// never leave two copies.
+    ///
+    /// A simple upload is not idempotent: when its answer is lost (a dropped connection, a
+    /// timeout, a 5xx) the file may or may not have been stored, and sending it again with
+    /// `conflictBehavior=rename` would store a second copy (`name 1.pdf`). So every PUT names
+    /// one exact file with `conflictBehavior=fail` (Graph answers 409 `nameAlreadyExists`
+    /// instead of renaming), and OneDrive's `rename` is done here, the same way ("name 1.pdf",
+    /// "name 2.pdf", …, checked free with a GET before the PUT):
+    ///
+    /// - After a lost answer the item at the target path is read first. A file there that has
+    ///   our size and our content hash (`file.hashes.quickXorHash`, which Graph documents as
+    ///   available on OneDrive for work or school and for home; computed here over the bytes we
+    ///   sent) is our upload: it is the result, nothing is sent again. Nothing there: the PUT is
+    ///   sent again (still `fail`). Another item: the name was taken meanwhile; the next name
+    ///   is tried.
+    /// - A 409 on a PUT sent after a lost answer is checked the same way (our first PUT may have
+    ///   landed late); a 409 on a name's first PUT means the name is someone else's.
+    /// - An item without a hash counts as ours only with our size and a creation time no older
+    ///   than this upload (less a clock-skew allowance).
+    ///
+    /// A lost answer is retried at most `max_attempts` times (the retry policy), with backoff;
+    /// 429/503 are waited out as everywhere. A file of identical bytes uploaded to the same name
+    /// by someone else in the same moment would be taken for ours, which is harmless: it holds
+    /// the same content. Each attempt's deadline is scaled to the file (see `super::deadline`).
     async fn simple_upload(
         &self,
         local_path: &Path,
         folder_id: &str,
         name: &str,
-        size: u64,
         progress: &dyn Progress,
         cancel: &CancelFlag,
     ) -> Result<DriveItem, TransferError> {
-        const CTX: &str = "uploading a file";
         if cancel.is_cancelled() {
             return Err(TransferError::Cancelled);
         }
-        let bytes = tokio::fs::read(local_path).await.map_err(local)?;
-        let raw: RawItem = self
+        // One buffer for every attempt: each request body is a view of it, never a copy.
+        let content = bytes::Bytes::from(tokio::fs::read(local_path).await.map_err(local)?);
+        let size = content.len() as u64;
+        let mine = Fingerprint {
+            size,
+            quick_xor_hash: quick_xor_hash(&content),
+            started: time::OffsetDateTime::now_utc(),
+        };
+        let mut candidate = name.to_owned();
+        for n in 0..=MAX_RENAMES {
+            if n > 0 {
+                candidate = rename_candidate(name, n);
+                if Self::check_name(&candidate).is_err() {
+                    break;
+                }
+                if cancel.is_cancelled() {
+                    return Err(TransferError::Cancelled);
+                }
+                if self.child_at(folder_id, &candidate).await?.is_some() {
+                    continue;
+                }
+            }
+            if let Placed::Ours(item) = self.put_new(folder_id, &candidate, &content, &mine).await?
+            {
+                progress.update(size, size);
+                return Ok(item);
+            }
+        }
+        Err(OneDriveError::Drive(DriveError::NameConflict).into())
+    }
+
+    /// Stores `content` as `name` in the folder unless the name is taken (see
+    /// [`OneDrive::simple_upload`]).
+    async fn put_new(
+        &self,
+        folder_id: &str,
+        name: &str,
+        content: &bytes::Bytes,
+        mine: &Fingerprint,
+    ) -> Result<Placed, TransferError> {
+        const CTX: &str = "uploading a file";
+        let max_attempts = self.graph.retry.max_attempts.max(1);
+        let mut attempt = 0u32;
+        let mut may_have_landed = false;
+        loop {
+            attempt += 1;
+            if may_have_landed {
+                if let Some(found) = self.child_at(folder_id, name).await? {
+                    return self.ours_or_taken(found, mine);
+                }
+            }
+            let sent = self
+                .graph
+                .send_content(
+                    CTX,
+                    &self.upload_http,
+                    self.content_deadline(content.len() as u64),
+                    |g| {
+                        let request = g
+                            .me()
+                            .drive()
+                            .item(folder_id)
+                            .update_items_content(reqwest::Body::from(content.clone()))
+                            .append_query_pair("@microsoft.graph.conflictBehavior", "fail");
+                        under_parent(request, folder_id, name)
+                    },
+                )
+                .await;
+            let lost: Error = match sent {
+                Err(e @ Error::Network { .. }) => e,
+                Err(e) => return Err(e.into()),
+                Ok(response) => match response.status().as_u16() {
+                    200 | 201 => match self.read_answer(CTX, response).await {
+                        Ok(raw) => return Ok(Placed::Ours(parse_item(CTX, raw)?)),
+                        // Stored, but the answer was cut: the next round finds it.
+                        Err(e @ Error::Network { .. }) => e,
+                        Err(e) => return Err(e.into()),
+                    },
+                    409 if may_have_landed => {
+                        return match self.child_at(folder_id, name).await? {
+                            Some(found) => self.ours_or_taken(found, mine),
+                            // Gone again (deleted meanwhile): the name is not ours to keep.
+                            None => Ok(Placed::Taken),
+                        };
+                    }
+                    409 => return Ok(Placed::Taken),
+                    500 | 502 | 504 => crate::net::unexpected_status(CTX, response).await,
+                    _ => return Err(crate::net::unexpected_status(CTX, response).await.into()),
+                },
+            };
+            may_have_landed = true;
+            if attempt >= max_attempts {
+                return Err(lost.into());
+            }
+            let wait = self.fragment_backoff(attempt, None);
+            tracing::info!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                error = %lost,
+                "simple upload answer lost; checking what landed before sending again"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn ours_or_taken(
+        &self,
+        (raw, landed): (RawItem, Landed),
+        mine: &Fingerprint,
+    ) -> Result<Placed, TransferError> {
+        if landed.is(mine) {
+            tracing::info!("the lost simple upload had landed; using it");
+            Ok(Placed::Ours(parse_item("uploading a file", raw)?))
+        } else {
+            Ok(Placed::Taken)
+        }
+    }
+
+    /// The JSON answer of a content request (its deadline covers reading it too).
+    async fn read_answer<T: serde::de::DeserializeOwned>(
+        &self,
+        context: &'static str,
+        response: reqwest::Response,
+    ) -> Result<T, Error> {
+        crate::net::read_json(response, MAX_JSON, context).await
+    }
+
+    /// The whole-request deadline of a request sending `len` bytes of content.
+    fn content_deadline(&self, len: u64) -> Duration {
+        super::deadline::for_content(len, self.request_timeout, self.floor_rate)
+    }
+
+    /// The item named `name` in the folder, if there is one.
+    async fn child_at(
+        &self,
+        folder_id: &str,
+        name: &str,
+    ) -> Result<Option<(RawItem, Landed)>, TransferError> {
+        const CTX: &str = "looking up a file in OneDrive";
+        let response = self
             .graph
-            .json(CTX, true, |g| {
-                let request = g
-                    .me()
-                    .drive()
-                    .item(folder_id)
-                    .update_items_content(reqwest::Body::from(bytes.clone()))
-                    .append_query_pair("@microsoft.graph.conflictBehavior", "rename");
-                under_parent(request, folder_id, name)
+            .send(CTX, true, |g| {
+                child_path(g.me().drive().item(folder_id).get_items(), folder_id, name)
             })
             .await?;
-        progress.update(size, size);
-        Ok(parse_item(CTX, raw)?)
+        let response = match crate::net::check_status(CTX, response).await {
+            Ok(response) => response,
+            Err(Error::Http { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let body = crate::net::read_limited(response, MAX_JSON, CTX).await?;
+        let bad = |e: serde_json::Error| Error::invalid(CTX, format!("bad JSON: {e}"));
+        let raw: RawItem = serde_json::from_slice(&body).map_err(bad)?;
+        let landed: Landed = serde_json::from_slice(&body).map_err(bad)?;
+        Ok(Some((raw, landed)))
     }
+}
+
+/// Names tried after the one asked for is taken, as OneDrive's own `rename` would.
+const MAX_RENAMES: u32 = 100;
+
+/// How far the phone's clock may be ahead of OneDrive's when an item without a hash is
+/// recognised as our upload by its creation time.
+const CLOCK_SKEW: Duration = Duration::from_secs(600);
+
+/// `name 1.pdf` for `name.pdf` and `n = 1`: OneDrive's renaming scheme.
+fn rename_candidate(name: &str, n: u32) -> String {
+    match name.rfind('.') {
+        Some(dot) if dot > 0 => format!("{} {n}{}", &name[..dot], &name[dot..]),
+        _ => format!("{name} {n}"),
+    }
+}
+
+/// What one name's simple upload came to.
+enum Placed {
+    /// Our file, stored under that name.
+    Ours(DriveItem),
+    /// Another item holds the name.
+    Taken,
+}
+
+/// What identifies the bytes of a simple upload.
+struct Fingerprint {
+    size: u64,
+    quick_xor_hash: String,
+    started: time::OffsetDateTime,
+}
+
+/// What an item found after a lost answer tells about its content.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Landed {
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    created_date_time: Option<String>,
+    #[serde(default)]
+    file: Option<LandedFile>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LandedFile {
+    #[serde(default)]
+    hashes: Option<LandedHashes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LandedHashes {
+    #[serde(default)]
+    quick_xor_hash: Option<String>,
+}
+
+impl Landed {
+    /// Whether this is the file of `mine`: a file of its size with its hash, or (no hash
+    /// reported) created since the upload started, give or take [`CLOCK_SKEW`].
+    fn is(&self, mine: &Fingerprint) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        if self.size != mine.size {
+            return false;
+        }
+        match file
+            .hashes
+            .as_ref()
+            .and_then(|h| h.quick_xor_hash.as_deref())
+        {
+            Some(hash) => hash == mine.quick_xor_hash,
+            None => self
+                .created_date_time
+                .as_deref()
+                .and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .is_some_and(|created| created >= mine.started - CLOCK_SKEW),
+        }
+    }
+}
+
+/// Rewrites `…/items/{parent}` into `…/items/{parent}:/{name}:`: a child of a folder by name.
+fn child_path(
+    mut request: graph_http::api_impl::RequestHandler,
+    parent_id: &str,
+    name: &str,
+) -> graph_http::api_impl::RequestHandler {
+    let url: &mut Url = request.as_mut();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop();
+        segments.push(&format!("{parent_id}:"));
+        segments.push(&format!("{name}:"));
+    }
+    request
 }
 
 /// Rewrites `…/items/{parent}/{tail}` into `…/items/{parent}:/{name}:/{tail}`: addressing a child
@@ -263,15 +527,24 @@ fn under_parent(
 }
 
 impl OneDrive {
+    /// Opens an upload session for a new file `name` in the folder (`conflictBehavior: rename`).
+    /// With `size` known, it goes along as `item.fileSize`, which Graph documents as "an expected
+    /// file size to perform a quota check before uploading": a drive without room can refuse
+    /// with 507 before any byte is sent ([`DriveError::Full`]). (Graph lists it for OneDrive
+    /// Personal; a service that ignores it refuses a fragment or the commit instead, which maps
+    /// to the same error.)
     pub(crate) async fn create_upload_session(
         &self,
         folder_id: &str,
         name: &str,
+        size: Option<u64>,
     ) -> Result<Url, TransferError> {
         const CTX: &str = "creating an upload session";
-        let body = serde_json::json!({
-            "item": { "@microsoft.graph.conflictBehavior": "rename" }
-        });
+        let mut item = serde_json::json!({ "@microsoft.graph.conflictBehavior": "rename" });
+        if let (Some(size), Some(item)) = (size, item.as_object_mut()) {
+            item.insert("fileSize".into(), serde_json::json!(size));
+        }
+        let body = serde_json::json!({ "item": item });
         let status: SessionStatus = self
             .graph
             .json(CTX, false, |g| {
@@ -378,12 +651,21 @@ impl OneDrive {
             })?;
             // Throttling (429/503) is waited out within the retry policy's budget, then ends in
             // `Error::Throttled`; the session stays open so the upload can be resumed later.
+            // A deadline scaled to the fragment, not the fixed request timeout (a fragment on a
+            // slow link takes minutes). The body is a view of the buffer: no copy per retry.
+            let deadline = self.content_deadline(len as u64);
             let sent = self
-                .send_transfer(CTX, false, |http| {
-                    http.put(pending.upload_url.expose())
+                .graph
+                .retry
+                .run(CTX, false, || {
+                    let request = self
+                        .upload_http
+                        .put(pending.upload_url.expose())
+                        .timeout(deadline)
                         .header(reqwest::header::CONTENT_LENGTH, len)
                         .header(reqwest::header::CONTENT_RANGE, &content_range)
-                        .body(fragment.clone())
+                        .body(fragment.clone());
+                    async move { request.send().await.map_err(Error::network(CTX)) }
                 })
                 .await;
             // What went wrong with this fragment, to resume from the session's own status:
@@ -394,12 +676,11 @@ impl OneDrive {
                 Ok(response) => match response.status().as_u16() {
                     200 | 201 => {
                         progress.update(total, total);
-                        let raw: RawItem = crate::net::read_json(response, MAX_JSON, CTX).await?;
+                        let raw: RawItem = self.read_answer(CTX, response).await?;
                         return Ok(parse_item(CTX, raw)?);
                     }
                     202 => {
-                        let status: SessionStatus =
-                            crate::net::read_json(response, MAX_JSON, CTX).await?;
+                        let status: SessionStatus = self.read_answer(CTX, response).await?;
                         let next = next_offset(&status.next_expected_ranges, total)
                             .map_err(|why| Error::invalid(CTX, why))?;
                         offset = next.unwrap_or(offset + len as u64);
@@ -551,6 +832,8 @@ mod tests {
         Cut,
         /// 202 asking for the start again, nothing stored.
         AskForStart,
+        /// 507 `quotaLimitReached` in Graph's error shape, nothing stored.
+        Full,
     }
 
     /// An upload session of `total` bytes that answers the `n`-th PUT (from 0) by `script`;
@@ -582,6 +865,9 @@ mod tests {
                 Answer::Cut => ResponseTemplate::new(202).set_delay(Duration::from_secs(3)),
                 Answer::AskForStart => ResponseTemplate::new(202)
                     .set_body_json(serde_json::json!({ "nextExpectedRanges": ["0-"] })),
+                Answer::Full => ResponseTemplate::new(507).set_body_json(serde_json::json!({
+                    "error": { "code": "quotaLimitReached", "message": "Insufficient Space Available" }
+                })),
                 Answer::Accept => {
                     let range = request
                         .headers
@@ -665,6 +951,8 @@ mod tests {
         let accounts =
             Accounts::open(config, Arc::new(MemoryStore::new()), OpenOptions::default()).unwrap();
         let mut drive = OneDrive::new(accounts.config(), accounts.microsoft().clone()).unwrap();
+        // A loopback link: a cut shows within about the request timeout.
+        drive.floor_rate = 1 << 30;
         drive.set_retry_policy(super::super::RetryPolicy {
             max_attempts: 3,
             max_total_wait: Duration::from_secs(1),
@@ -841,5 +1129,174 @@ mod tests {
             assert!(invalid_response(&result), "{ranges:?}: {result:?}");
             assert_eq!(f.puts(), 0, "{ranges:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_full_drive_on_a_fragment_is_a_typed_error_at_once() {
+        let f = fixture(
+            "full",
+            2 * FRAGMENT_SIZE,
+            |n| if n == 0 { Answer::Accept } else { Answer::Full },
+            None,
+        )
+        .await;
+        let result = f.run().await;
+        assert!(
+            matches!(
+                result,
+                Err(TransferError::Drive(OneDriveError::Drive(DriveError::Full)))
+            ),
+            "{result:?}"
+        );
+        assert_eq!(f.puts(), 2, "a full drive is not asked again");
+    }
+
+    #[test]
+    fn full_drive_codes_map_to_the_typed_error() {
+        for (status, code) in [
+            (507, Some("quotaLimitReached")),
+            (507, Some("insufficientStorage")),
+            (507, None),
+            (403, Some("quotaLimitReached")),
+        ] {
+            let e = OneDriveError::from_core(Error::Http {
+                context: "t",
+                status,
+                code: code.map(str::to_owned),
+            });
+            assert!(
+                matches!(e, OneDriveError::Drive(DriveError::Full)),
+                "{status} {code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rename_candidates_follow_onedrive() {
+        assert_eq!(rename_candidate("name.pdf", 1), "name 1.pdf");
+        assert_eq!(rename_candidate("a.b.pdf", 2), "a.b 2.pdf");
+        assert_eq!(rename_candidate(".profile", 1), ".profile 1");
+        assert_eq!(rename_candidate("README", 3), "README 3");
+    }
+
+    #[test]
+    fn a_landed_file_is_ours_only_with_our_size_and_hash() {
+        let content = b"%PDF-1.7 our bytes";
+        let mine = Fingerprint {
+            size: content.len() as u64,
+            quick_xor_hash: quick_xor_hash(content),
+            started: time::OffsetDateTime::now_utc(),
+        };
+        let landed = |json: serde_json::Value| -> Landed { serde_json::from_value(json).unwrap() };
+        let size = content.len();
+        let ours = landed(serde_json::json!({
+            "size": size, "file": { "hashes": { "quickXorHash": mine.quick_xor_hash } }
+        }));
+        assert!(ours.is(&mine));
+        let other_bytes = landed(serde_json::json!({
+            "size": size, "file": { "hashes": { "quickXorHash": quick_xor_hash(b"%PDF-1.7 our bytez") } }
+        }));
+        assert!(!other_bytes.is(&mine));
+        let other_size = landed(serde_json::json!({
+            "size": size + 1, "file": { "hashes": { "quickXorHash": mine.quick_xor_hash } }
+        }));
+        assert!(!other_size.is(&mine));
+        assert!(!landed(serde_json::json!({ "size": size, "folder": {} })).is(&mine));
+        // No hash: the creation time decides.
+        let recent = landed(serde_json::json!({
+            "size": size, "file": {}, "createdDateTime": "2999-01-01T00:00:00Z"
+        }));
+        assert!(recent.is(&mine));
+        let old = landed(serde_json::json!({
+            "size": size, "file": {}, "createdDateTime": "2001-01-01T00:00:00Z"
+        }));
+        assert!(!old.is(&mine));
+    }
+
+    /// An upload server on a slow link: it takes the body in 32 KiB pieces every 25 ms
+    /// (about 1.3 MiB/s), so one fragment takes seconds, far past the request timeout, while
+    /// never pausing for long; then it answers 201. Returns its URL and the bytes it received.
+    async fn slow_link_server() -> (String, tokio::task::JoinHandle<usize>) {
+        use tokio::io::AsyncWriteExt;
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        // A small window, so the client cannot park the fragment in socket buffers.
+        socket.set_recv_buffer_size(32 * 1024).unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(4).unwrap();
+        let url = format!("http://{}/upload/slow", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            // The resume asks where the session stands (GET) first, then sends the fragment.
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                'request: {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if stream.read_exact(&mut byte).await.is_err() {
+                            break 'request;
+                        }
+                        head.push(byte[0]);
+                    }
+                    if head.is_empty() {
+                        break 'request;
+                    }
+                    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+                    if head.starts_with("get ") {
+                        let body = r#"{"nextExpectedRanges":["0-"]}"#;
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        stream.write_all(answer.as_bytes()).await.unwrap();
+                        // The fragment comes on the upload client's own connection.
+                        break 'request;
+                    }
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    let mut received = 0;
+                    let mut piece = vec![0u8; 32 * 1024];
+                    while received < len {
+                        tokio::time::sleep(Duration::from_millis(25)).await;
+                        let want = piece.len().min(len - received);
+                        if stream.read_exact(&mut piece[..want]).await.is_err() {
+                            return received;
+                        }
+                        received += want;
+                    }
+                    let body = format!(r#"{{"id":"item-1","name":"scan.pdf","size":{len}}}"#);
+                    let answer = format!(
+                        "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(answer.as_bytes()).await.unwrap();
+                    return received;
+                }
+            }
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_fragment_on_a_slow_link_is_not_cut_by_a_fixed_deadline() {
+        // The request timeout is 500 ms; the fragment takes seconds on this link.
+        let mut f = fixture("slow", FRAGMENT_SIZE, |_| Answer::Accept, None).await;
+        // A link of at least 512 KiB/s is allowed for; this one is about 1.3 MiB/s.
+        f.drive.floor_rate = 512 * 1024;
+        let (url, server) = slow_link_server().await;
+        f.pending.upload_url = Secret::new(url);
+        let started = std::time::Instant::now();
+        let item = f.run().await.unwrap();
+        assert_eq!(item.id, "item-1");
+        assert_eq!(server.await.unwrap() as u64, FRAGMENT_SIZE);
+        assert!(
+            started.elapsed() > Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }
