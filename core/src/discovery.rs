@@ -159,7 +159,7 @@ impl RegionDirectory {
     pub async fn regions(&self) -> Result<Vec<Region>, Error> {
         let mut cache = self.cache.lock().await;
         if cache.is_none() {
-            *cache = self.load_persisted();
+            *cache = self.load_persisted().await;
         }
         let now = self.clock.unix_now();
         if let Some(c) = cache.as_ref() {
@@ -169,7 +169,7 @@ impl RegionDirectory {
         }
         match self.fetch().await {
             Ok(regions) => {
-                self.persist(&regions, now);
+                self.persist(&regions, now).await;
                 *cache = Some(Cache {
                     regions: regions.clone(),
                     fetched_at: now,
@@ -191,7 +191,7 @@ impl RegionDirectory {
     pub async fn invalidate(&self) {
         let mut cache = self.cache.lock().await;
         if cache.is_none() {
-            *cache = self.load_persisted();
+            *cache = self.load_persisted().await;
         }
         if let Some(c) = cache.as_mut() {
             c.fetched_at = 0;
@@ -214,8 +214,9 @@ impl RegionDirectory {
         Ok(list.regions)
     }
 
-    fn load_persisted(&self) -> Option<Cache> {
-        let bytes = match self.store.get(keys::REGIONS) {
+    async fn load_persisted(&self) -> Option<Cache> {
+        let read = crate::store::off_runtime(&self.store, |store| store.get(keys::REGIONS)).await;
+        let bytes = match read {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return None,
             Err(e) => {
@@ -233,19 +234,20 @@ impl RegionDirectory {
         })
     }
 
-    fn persist(&self, regions: &[Region], fetched_at: u64) {
+    async fn persist(&self, regions: &[Region], fetched_at: u64) {
         let record = CachedRegions {
             version: 1,
             fetched_at,
             regions: regions.to_vec(),
         };
-        let written = serde_json::to_vec(&record)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                self.store
-                    .set(keys::REGIONS, &bytes)
-                    .map_err(|e| e.to_string())
-            });
+        let written = match serde_json::to_vec(&record) {
+            Ok(bytes) => crate::store::off_runtime(&self.store, move |store| {
+                store.set(keys::REGIONS, &bytes)
+            })
+            .await
+            .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
         if let Err(e) = written {
             // The list still works from memory; only an offline cold start loses it.
             tracing::warn!(error = %e, "could not persist the region list");
@@ -277,7 +279,7 @@ mod tests {
 
     fn directory(
         server: &MockServer,
-        store: Arc<MemoryStore>,
+        store: Arc<dyn SecureStore>,
         clock: Arc<OffsetClock>,
     ) -> RegionDirectory {
         let url = Url::parse(&format!("{}/", server.uri())).unwrap();
@@ -299,6 +301,33 @@ mod tests {
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
             .mount(server)
             .await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_blocking_store_never_stalls_the_async_runtime() {
+        let server = MockServer::start().await;
+        serve(&server, list(&server)).await;
+        let store = Arc::new(MemoryStore::new());
+        let blocking = Arc::new(crate::store::BlockingStore(store.clone()));
+        let dir = directory(&server, blocking, Arc::new(OffsetClock::new()));
+        // On the runtime's only thread, a ticker keeps running while the directory reads the
+        // persisted list and writes the fetched one (two blocking calls of 300 ms).
+        let ticker = tokio::spawn(async {
+            let (mut last, mut worst) = (std::time::Instant::now(), Duration::ZERO);
+            for _ in 0..50 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                worst = worst.max(last.elapsed());
+                last = std::time::Instant::now();
+            }
+            worst
+        });
+        assert_eq!(dir.regions().await.unwrap().len(), 2);
+        let worst = ticker.await.unwrap();
+        assert!(
+            worst < Duration::from_millis(250),
+            "the runtime stalled {worst:?}"
+        );
+        assert!(store.get(keys::REGIONS).unwrap().is_some());
     }
 
     #[tokio::test]

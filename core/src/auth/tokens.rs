@@ -970,29 +970,11 @@ mod tests {
         );
     }
 
-    /// A platform store whose calls block their thread, as a Keychain call can.
-    struct BlockingStore(Arc<MemoryStore>);
-
-    impl SecureStore for BlockingStore {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            std::thread::sleep(Duration::from_millis(300));
-            self.0.get(key)
-        }
-        fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-            std::thread::sleep(Duration::from_millis(300));
-            self.0.set(key, value)
-        }
-        fn delete(&self, key: &str) -> Result<(), StoreError> {
-            std::thread::sleep(Duration::from_millis(300));
-            self.0.delete(key)
-        }
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn a_blocking_store_never_stalls_the_async_runtime() {
         let f = fixture().await;
         f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
-        let m = f.manager_with(Arc::new(BlockingStore(f.store.clone())));
+        let m = f.manager_with(Arc::new(crate::store::BlockingStore(f.store.clone())));
         // On the runtime's only thread, a ticker keeps running while the refresh reads and
         // writes the store (three blocking calls: re-read, write, and again on sign-out).
         let ticker = tokio::spawn(async {

@@ -5,6 +5,8 @@ mod keyring;
 mod memory;
 
 pub use self::keyring::KeyringStore;
+#[cfg(test)]
+pub(crate) use memory::BlockingStore;
 pub use memory::MemoryStore;
 
 /// A failure of the secure store. It never carries the stored bytes.
