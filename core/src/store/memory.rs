@@ -75,6 +75,27 @@ impl SecureStore for MemoryStore {
     }
 }
 
+/// A platform store whose calls block their thread for 300 ms, as a Keychain call can (tests of
+/// the async boundary).
+#[cfg(test)]
+pub(crate) struct BlockingStore(pub std::sync::Arc<MemoryStore>);
+
+#[cfg(test)]
+impl SecureStore for BlockingStore {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.0.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.0.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        self.0.delete(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,26 +115,5 @@ mod tests {
         s.delete("k").unwrap();
         assert_eq!(s.get("k").unwrap(), None);
         assert!(!format!("{s:?}").contains("v1"));
-    }
-}
-
-/// A platform store whose calls block their thread for 300 ms, as a Keychain call can (tests of
-/// the async boundary).
-#[cfg(test)]
-pub(crate) struct BlockingStore(pub std::sync::Arc<MemoryStore>);
-
-#[cfg(test)]
-impl SecureStore for BlockingStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        self.0.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        self.0.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), StoreError> {
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        self.0.delete(key)
     }
 }

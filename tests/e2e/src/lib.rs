@@ -49,3 +49,14 @@ pub async fn sign_in_roger(
         .unwrap();
     accounts.complete_sign_in(redirect.as_str()).await.unwrap();
 }
+
+/// A retry policy with short waits for tests: enough attempts and total wait to ride out the
+/// emulator's faults (a `Retry-After` of a few seconds included), without slowing a run down.
+pub fn fast_retry() -> roger_core::onedrive::RetryPolicy {
+    roger_core::onedrive::RetryPolicy {
+        max_attempts: 8,
+        max_total_wait: std::time::Duration::from_secs(20),
+        base_backoff: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(100),
+    }
+}

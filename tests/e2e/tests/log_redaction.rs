@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use roger_core::accounts::{Accounts, OpenOptions};
 use roger_core::auth::AccountRecord;
-use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive, RetryPolicy};
+use roger_core::onedrive::{CancelFlag, KnownFolder, OneDrive};
 use roger_core::secret::Secret;
 use roger_core::store::{keys, MemoryStore, SecureStore};
-use roger_e2e::{core_config, sign_in_microsoft};
+use roger_e2e::{core_config, fast_retry, sign_in_microsoft};
 use roger_sim::{Cloud, SimConfig};
 
 #[derive(Clone, Default)]
@@ -79,12 +79,7 @@ async fn secrets_never_appear_in_trace_logs() {
     // errors are logged), and a scan destination, all with pre-authenticated URLs.
     sign_in_microsoft(&cloud, &accounts, "alice@contoso.example", "alice-password").await;
     let mut drive = OneDrive::new(accounts.config(), accounts.microsoft().clone()).unwrap();
-    drive.set_retry_policy(RetryPolicy {
-        max_attempts: 8,
-        max_total_wait: Duration::from_secs(20),
-        base_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(100),
-    });
+    drive.set_retry_policy(fast_retry());
     let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
     let dir = std::env::temp_dir().join(format!("roger-redaction-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use roger_core::accounts::{Accounts, OpenOptions};
 use roger_core::onedrive::{
-    AfterPrint, CancelFlag, KnownFolder, OneDrive, OneDriveError, PendingUpload, Printability,
-    RetryPolicy, TransferError,
+    AfterPrint, CancelFlag, DriveError, KnownFolder, OneDrive, OneDriveError, PendingUpload,
+    Printability, TransferError,
 };
 use roger_core::store::MemoryStore;
-use roger_e2e::{core_config, sign_in_microsoft};
+use roger_e2e::{core_config, fast_retry, sign_in_microsoft};
 use roger_sim::{Cloud, CloudHandle, SimConfig, ThrottleStatus};
 use sha2::{Digest, Sha256};
 
@@ -21,13 +21,16 @@ struct World {
 }
 
 async fn signed_in() -> World {
+    signed_in_with(|_| {}).await
+}
+
+/// Signed in with a core configuration `adjust` changes first.
+async fn signed_in_with(adjust: impl FnOnce(&mut roger_core::Config)) -> World {
     let cloud = Cloud::start(SimConfig::default()).await.unwrap();
-    let accounts = Accounts::open(
-        core_config(&cloud),
-        Arc::new(MemoryStore::new()),
-        OpenOptions::default(),
-    )
-    .unwrap();
+    let mut config = core_config(&cloud);
+    adjust(&mut config);
+    let accounts =
+        Accounts::open(config, Arc::new(MemoryStore::new()), OpenOptions::default()).unwrap();
     sign_in_microsoft(&cloud, &accounts, ALICE.0, ALICE.1).await;
     World { cloud, accounts }
 }
@@ -36,12 +39,7 @@ impl World {
     fn drive(&self) -> OneDrive {
         let mut drive =
             OneDrive::new(self.accounts.config(), self.accounts.microsoft().clone()).unwrap();
-        drive.set_retry_policy(RetryPolicy {
-            max_attempts: 8,
-            max_total_wait: Duration::from_secs(20),
-            base_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(100),
-        });
+        drive.set_retry_policy(fast_retry());
         drive
     }
 }
@@ -734,4 +732,156 @@ async fn a_download_whose_caller_goes_away_leaves_no_file() {
     }
     assert!(!partial.exists(), "the partial file is deleted");
     assert!(!dest.exists(), "nothing under the real name");
+}
+
+async fn upload(
+    drive: &OneDrive,
+    folder: &str,
+    name: &str,
+    bytes: &[u8],
+) -> Result<roger_core::onedrive::DriveItem, TransferError> {
+    let path = temp_file(&format!("{name}.bin"), bytes);
+    drive
+        .upload_file(&path, folder, name, &|_, _| {}, &CancelFlag::new(), &|_| {})
+        .await
+}
+
+fn names_in(w: &World, folder: &str) -> Vec<String> {
+    let mut names: Vec<String> = w
+        .cloud
+        .graph()
+        .list(ALICE.0, folder)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn an_upload_survives_5xx_on_fragments() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    for (i, status) in [500u16, 502, 504].into_iter().enumerate() {
+        // Three fragments; the second fails once, and for 500 the third as well.
+        let bytes = pattern(7 * 1024 * 1024, i as u8);
+        let failing: &[u64] = if status == 500 { &[1, 3] } else { &[1] };
+        w.cloud
+            .graph()
+            .faults()
+            .fail_upload_fragments(status, failing);
+        let name = format!("flaky-{status}.pdf");
+        let item = upload(&drive, &folder, &name, &bytes).await.unwrap();
+        assert_eq!(
+            (item.name.as_str(), item.size),
+            (name.as_str(), bytes.len() as u64)
+        );
+        let stored = w
+            .cloud
+            .graph()
+            .file_bytes(ALICE.0, &format!("/Print/{name}"))
+            .unwrap();
+        assert_eq!(sha(&stored), sha(&bytes), "{status}");
+    }
+    assert_eq!(w.cloud.graph().stats().failed_fragments(), 4);
+    assert_eq!(w.cloud.graph().open_upload_sessions(ALICE.0), 0);
+}
+
+#[tokio::test]
+async fn a_download_whose_url_expires_during_a_throttle_wait_completes() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let bytes = pattern(3 * 1024 * 1024, 8);
+    let id = w
+        .cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/slow.pdf", bytes.clone())
+        .unwrap();
+    // URLs live a second; the first download is told to come back in two.
+    let faults = w.cloud.graph().faults();
+    faults.download_url_lifetime(Some(1));
+    faults.throttle_next_downloads(1, 2);
+    let dest = std::env::temp_dir().join(format!("roger-e2e-expiry-{}.pdf", std::process::id()));
+    let n = drive
+        .download_to_file(&id, &dest, &|_, _| {}, &CancelFlag::new())
+        .await
+        .unwrap();
+    assert_eq!(n, bytes.len() as u64);
+    assert_eq!(sha(&std::fs::read(&dest).unwrap()), sha(&bytes));
+    std::fs::remove_file(&dest).unwrap();
+    let stats = w.cloud.graph().stats();
+    // Throttled, refused as expired, then served from a renewed URL.
+    assert_eq!(stats.requests("GET download"), 3);
+    assert_eq!(stats.throttled_responses(), 1);
+}
+
+#[tokio::test]
+async fn a_too_large_upload_is_refused_as_onedrive_full_before_any_fragment() {
+    let w = signed_in().await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    w.cloud.graph().faults().limit_free_space(Some(1024 * 1024));
+    for len in [6 * 1024 * 1024, 2 * 1024 * 1024] {
+        let err = upload(&drive, &folder, "big.pdf", &pattern(len, 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TransferError::Drive(OneDriveError::Drive(DriveError::Full))
+            ),
+            "{len}: {err}"
+        );
+    }
+    let stats = w.cloud.graph().stats();
+    assert_eq!(
+        stats.upload_fragment_bytes(),
+        0,
+        "refused before any byte was sent"
+    );
+    assert_eq!(stats.requests("PUT upload"), 0);
+    assert_eq!(w.cloud.graph().open_upload_sessions(ALICE.0), 0);
+    assert!(names_in(&w, "/Print").is_empty());
+    // What fits still goes in.
+    w.cloud
+        .graph()
+        .faults()
+        .limit_free_space(Some(8 * 1024 * 1024));
+    upload(&drive, &folder, "big.pdf", &pattern(6 * 1024 * 1024, 1))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_simple_upload_whose_response_is_lost_leaves_exactly_one_file() {
+    // A lost answer shows as a second without progress.
+    let w = signed_in_with(|c| c.timeouts.request = Duration::from_secs(1)).await;
+    let drive = w.drive();
+    let folder = drive.folder_id(KnownFolder::Print).await.unwrap();
+    let bytes = pattern(300_000, 5);
+    w.cloud.graph().faults().lose_simple_upload_responses(1);
+    let item = upload(&drive, &folder, "lost.pdf", &bytes).await.unwrap();
+    assert_eq!(item.name, "lost.pdf");
+    assert_eq!(names_in(&w, "/Print"), ["lost.pdf"]);
+    assert_eq!(
+        w.cloud.graph().file_bytes(ALICE.0, "/Print/lost.pdf"),
+        Some(bytes.clone())
+    );
+    assert_eq!(w.cloud.graph().stats().lost_responses(), 1);
+
+    // With the name already taken by another file, the upload is renamed once, not twice.
+    w.cloud
+        .graph()
+        .put_file(ALICE.0, "/Print/taken.pdf", b"someone else's".to_vec())
+        .unwrap();
+    w.cloud.graph().faults().lose_simple_upload_responses(1);
+    let item = upload(&drive, &folder, "taken.pdf", &bytes).await.unwrap();
+    assert_eq!(item.name, "taken 1.pdf");
+    assert_eq!(
+        names_in(&w, "/Print"),
+        ["lost.pdf", "taken 1.pdf", "taken.pdf"]
+    );
+    assert_eq!(w.cloud.graph().stats().lost_responses(), 2);
 }
