@@ -49,6 +49,9 @@ dependencies {
     implementation("net.java.dev.jna:jna:5.19.1@aar")
     implementation("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.11.0")
     implementation("androidx.annotation:annotation:1.9.1")
+    // Android's trust manager for the core's TLS (PlatformTls); its version follows the crate's,
+    // from the repository settings.gradle.kts finds through cargo.
+    implementation("rustls:rustls-platform-verifier:latest.release")
 
     // Unit tests on the JVM (the same ones android/jvm-check runs with Maven): Robolectric,
     // and the core built for the host (set jna.library.path and roger.sim, see the README).

@@ -18,7 +18,30 @@ dependencyResolutionManagement {
     repositories {
         google()
         mavenCentral()
+        // The Kotlin half of rustls-platform-verifier (the core's certificate verifier) ships
+        // inside its crate as a Maven repository; cargo knows where the crate is.
+        maven {
+            url = uri(rustlsPlatformVerifierMaven())
+            metadataSources { artifact() }
+        }
     }
+}
+
+/** The `maven` folder of the `rustls-platform-verifier-android` crate the core resolved. */
+fun rustlsPlatformVerifierMaven(): File {
+    val metadata = providers.exec {
+        workingDir = rootDir.parentFile
+        commandLine(
+            "cargo", "metadata", "--format-version", "1", "--locked",
+            "--filter-platform", "aarch64-linux-android", "--manifest-path", "bindings/Cargo.toml",
+        )
+    }.standardOutput.asText.get()
+    @Suppress("UNCHECKED_CAST")
+    val packages = (groovy.json.JsonSlurper().parseText(metadata) as Map<String, Any?>)["packages"]
+        as List<Map<String, Any?>>
+    val manifest = packages.first { it["name"] == "rustls-platform-verifier-android" }["manifest_path"]
+        as String
+    return File(File(manifest).parentFile, "maven")
 }
 
 rootProject.name = "roger-android"

@@ -20,6 +20,7 @@ mod error;
 mod logger;
 mod model;
 mod onedrive;
+mod platform_tls;
 mod printer;
 mod runtime;
 mod scanner;
