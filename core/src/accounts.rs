@@ -432,20 +432,24 @@ impl Accounts {
         let grant = oauth
             .exchange_code(code.expose(), &verifier, &scopes)
             .await?;
-        let (manager, identity, region) = match target {
+        let (manager, identity, region, audience) = match target {
             SignInTarget::Roger(region) => (
                 &self.roger,
                 read_roger_me(&self.http, &region, &grant.access_token).await,
                 Some(region.id),
+                region.api_url,
             ),
             SignInTarget::Microsoft => (
                 &self.microsoft,
                 read_graph_me(&self.http, &self.config, &grant.access_token).await,
                 None,
+                self.config.graph_url.clone(),
             ),
         };
         let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
-        manager.install(oauth, grant, region, identity).await?;
+        manager
+            .install(oauth, grant, region, &audience, identity)
+            .await?;
         Ok(manager.state())
     }
 
@@ -466,7 +470,7 @@ impl Accounts {
         let identity = read_roger_me(&self.http, &region, &grant.access_token).await;
         let identity = Self::identity_or_revoke(&oauth, &grant, identity).await?;
         self.roger
-            .install(oauth, grant, Some(region.id), identity)
+            .install(oauth, grant, Some(region.id), &region.api_url, identity)
             .await?;
         Ok(self.roger.state())
     }

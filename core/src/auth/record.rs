@@ -44,6 +44,10 @@ pub struct AccountRecord {
     pub scopes: Vec<String>,
     /// When the user signed in (Unix seconds).
     pub signed_in_at: u64,
+    /// The origin (`scheme://host[:port]`) the access token may be sent to: the signed-in
+    /// region's API, or Graph. Records from before it was kept have none and are not bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// The current access token, so that another instance on the same store (an app extension,
     /// a second desktop run) uses it instead of refreshing again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +107,7 @@ mod tests {
             refresh_expires_at: 1_800_000_000,
             scopes: vec!["jobs".into()],
             access: None,
+            audience: Some("https://eu.roger.myq.cloud".into()),
             signed_in_at: 1_700_000_000,
         }
     }

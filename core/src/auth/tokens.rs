@@ -135,6 +135,25 @@ struct Inner {
 }
 
 /// The state of a [`TokenManager`], shared with the refresh tasks it detaches.
+/// Sends `request` unless its URL is outside `audience` (an ASCII-serialised origin).
+async fn send_to(
+    context: &'static str,
+    audience: Option<&str>,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, Error> {
+    let (http, request) = request.build_split();
+    let request = request.map_err(Error::network(context))?;
+    if let Some(audience) = audience {
+        if request.url().origin().ascii_serialization() != audience {
+            return Err(Error::RefusedUrl {
+                context,
+                reason: "the access token is bound to the origin it was issued for".into(),
+            });
+        }
+    }
+    http.execute(request).await.map_err(Error::network(context))
+}
+
 struct Shared {
     provider: Provider,
     key: &'static str,
@@ -206,14 +225,19 @@ impl TokenManager {
 
     /// Starts a session from a grant (after sign-in). The record is written to the store first;
     /// if that fails nothing is kept and the error says so.
+    /// `audience` is where the access token may go (the region's API URL, or Graph's): every
+    /// request of [`TokenManager::send`] to another origin is refused.
     pub async fn install(
         &self,
         oauth: OAuthClient,
         grant: TokenGrant,
         region: Option<String>,
+        audience: &url::Url,
         identity: Identity,
     ) -> Result<(), Error> {
-        self.shared.install(oauth, grant, region, identity).await
+        self.shared
+            .install(oauth, grant, region, audience, identity)
+            .await
     }
 
     /// A valid access token: the cached one, or a refreshed one when it is missing or about to
@@ -236,24 +260,21 @@ impl TokenManager {
     }
 
     /// Sends a request built by `build` with the bearer token; on 401 refreshes once and retries.
+    /// A request to an origin other than the account's audience is refused before it is sent,
+    /// so a URL taken from a server's answer or built by mistake never receives the token.
     pub async fn send(
         &self,
         context: &'static str,
         build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Error> {
         let token = self.access_token().await?;
-        let response = build(token.expose())
-            .send()
-            .await
-            .map_err(Error::network(context))?;
+        let audience = self.shared.audience().await;
+        let response = send_to(context, audience.as_deref(), build(token.expose())).await?;
         if response.status() != reqwest::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
         let token = self.token_after_rejection(&token).await?;
-        build(token.expose())
-            .send()
-            .await
-            .map_err(Error::network(context))
+        send_to(context, audience.as_deref(), build(token.expose())).await
     }
 
     /// Signs out: wipes the store, then memory (and tells subscribers), then revokes the refresh
@@ -320,6 +341,12 @@ async fn client_for(
 }
 
 impl Shared {
+    /// The origin the account's access token is bound to, when its record says.
+    async fn audience(&self) -> Option<String> {
+        let inner = self.inner.lock().await;
+        inner.record.as_ref().and_then(|r| r.audience.clone())
+    }
+
     /// See [`TokenManager::load`].
     fn load(provider: Provider, key: &'static str, deps: TokenManagerDeps) -> Result<Self, Error> {
         let mut record = match deps.store.get(key)? {
@@ -360,6 +387,7 @@ impl Shared {
         oauth: OAuthClient,
         grant: TokenGrant,
         region: Option<String>,
+        audience: &url::Url,
         identity: Identity,
     ) -> Result<(), Error> {
         let now = self.deps.clock.now();
@@ -379,6 +407,7 @@ impl Shared {
             refresh_expires_at: self.refresh_deadline(now, &grant),
             scopes: grant.scopes.clone().unwrap_or_default(),
             signed_in_at: crate::clock::unix_secs(now),
+            audience: Some(audience.origin().ascii_serialization()),
             access: None,
         };
         let access = self.access_of(&grant, now);
@@ -831,6 +860,7 @@ mod tests {
                 refresh_expires_at: self.clock.unix_now() + 1000,
                 scopes: vec!["jobs".into()],
                 signed_in_at: self.clock.unix_now(),
+                audience: Some(self.server.uri()),
                 access: None,
             }
         }
@@ -1090,6 +1120,38 @@ mod tests {
             .unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(f.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_token_is_never_sent_outside_its_audience() {
+        let f = fixture().await;
+        f.store.set(KEY, &f.record().to_bytes().unwrap()).unwrap();
+        let m = f.manager();
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&elsewhere)
+            .await;
+        let http = reqwest::Client::new();
+        for url in [
+            // Same host, another port; then the audience's host and port with another scheme.
+            format!("{}/api/thing", elsewhere.uri()),
+            f.server.uri().replace("http://", "https://"),
+        ] {
+            let err = m
+                .send("test", |token| http.get(&url).bearer_auth(token))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::RefusedUrl { .. }), "{url}: {err:?}");
+        }
+        assert!(elsewhere.received_requests().await.unwrap().is_empty());
+        // Its own origin still works (a 404 from the fixture is a response, not a refusal).
+        let own = format!("{}/api/missing", f.server.uri());
+        let response = m
+            .send("test", |token| http.get(&own).bearer_auth(token))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
     }
 
     #[tokio::test]

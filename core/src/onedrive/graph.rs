@@ -145,23 +145,39 @@ impl Graph {
         idempotent: bool,
         make: impl Fn(&GraphClient) -> RequestHandler,
     ) -> Result<reqwest::Response, Error> {
+        self.send_with(context, idempotent, &self.http, None, &make)
+            .await
+    }
+
+    /// [`Graph::send`] on `http`, with `deadline` as the whole-request timeout when given.
+    async fn send_with(
+        &self,
+        context: &'static str,
+        idempotent: bool,
+        http: &reqwest::Client,
+        deadline: Option<std::time::Duration>,
+        make: &impl Fn(&GraphClient) -> RequestHandler,
+    ) -> Result<reqwest::Response, Error> {
         self.retry
             .run(context, idempotent, || async {
-                let (response, sent_token) = self.send_once(context, &make).await?;
+                let (response, sent_token) = self.send_once(context, http, deadline, make).await?;
                 if response.status() != reqwest::StatusCode::UNAUTHORIZED {
                     return Ok(response);
                 }
                 self.tokens.token_after_rejection(&sent_token).await?;
-                Ok(self.send_once(context, &make).await?.0)
+                Ok(self.send_once(context, http, deadline, make).await?.0)
             })
             .await
     }
 
     /// Builds and sends one request; returns the response and the bearer token it carried, so a
-    /// 401 refreshes exactly the token the server rejected.
+    /// 401 refreshes exactly the token the server rejected. A request outside this Graph
+    /// endpoint (a bug, or a link taken from an answer) is refused: the token stays on Graph.
     async fn send_once(
         &self,
         context: &'static str,
+        http: &reqwest::Client,
+        deadline: Option<std::time::Duration>,
         make: &impl Fn(&GraphClient) -> RequestHandler,
     ) -> Result<(reqwest::Response, Secret), Error> {
         let builder = match make(&self.client).build().await {
@@ -177,8 +193,17 @@ impl Graph {
             }
         };
         let (_, request) = builder.build_split();
-        let request =
+        let mut request =
             request.map_err(|e| Error::invalid(context, format!("building the request: {e}")))?;
+        if !self.owns(request.url()) {
+            return Err(Error::RefusedUrl {
+                context,
+                reason: "a Graph request outside the configured Graph endpoint".into(),
+            });
+        }
+        if let Some(deadline) = deadline {
+            *request.timeout_mut() = Some(deadline);
+        }
         let sent_token = request
             .headers()
             .get(reqwest::header::AUTHORIZATION)
@@ -186,8 +211,7 @@ impl Graph {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(Secret::new)
             .unwrap_or_else(|| Secret::new(""));
-        let response = self
-            .http
+        let response = http
             .execute(request)
             .await
             .map_err(Error::network(context))?;
@@ -227,55 +251,7 @@ impl Graph {
         deadline: std::time::Duration,
         make: impl Fn(&GraphClient) -> RequestHandler,
     ) -> Result<reqwest::Response, Error> {
-        self.retry
-            .run(context, false, || async {
-                let (response, sent_token) = self
-                    .send_content_once(context, http, deadline, &make)
-                    .await?;
-                if response.status() != reqwest::StatusCode::UNAUTHORIZED {
-                    return Ok(response);
-                }
-                self.tokens.token_after_rejection(&sent_token).await?;
-                Ok(self
-                    .send_content_once(context, http, deadline, &make)
-                    .await?
-                    .0)
-            })
+        self.send_with(context, false, http, Some(deadline), &make)
             .await
-    }
-
-    async fn send_content_once(
-        &self,
-        context: &'static str,
-        http: &reqwest::Client,
-        deadline: std::time::Duration,
-        make: &impl Fn(&GraphClient) -> RequestHandler,
-    ) -> Result<(reqwest::Response, Secret), Error> {
-        let builder = match make(&self.client).build().await {
-            Ok(builder) => builder,
-            Err(e) => {
-                self.tokens.access_token().await?;
-                return Err(Error::invalid(
-                    context,
-                    format!("building the Graph request: {e}"),
-                ));
-            }
-        };
-        let (_, request) = builder.build_split();
-        let mut request =
-            request.map_err(|e| Error::invalid(context, format!("building the request: {e}")))?;
-        *request.timeout_mut() = Some(deadline);
-        let sent_token = request
-            .headers()
-            .get(reqwest::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(Secret::new)
-            .unwrap_or_else(|| Secret::new(""));
-        let response = http
-            .execute(request)
-            .await
-            .map_err(Error::network(context))?;
-        Ok((response, sent_token))
     }
 }
