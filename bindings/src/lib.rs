@@ -13,6 +13,19 @@
 
 uniffi::setup_scaffolding!();
 
+// A shipped library must not carry the core's test endpoint switch unless it asked for it (the
+// JVM tests and benchmarks do, with this crate's `test-util`). `cargo build --workspace` unifies
+// the test crates' features into roger-core and would otherwise ship it silently. Shipped means a
+// release build, or any build with ROGER_SHIPPED_BUILD set (how the test command checks this).
+#[cfg(not(feature = "test-util"))]
+const _: () = assert!(
+    !roger_core::TEST_UTIL
+        || (cfg!(debug_assertions) && option_env!("ROGER_SHIPPED_BUILD").is_none()),
+    "roger-core was built with `test-util` (Cargo feature unification, e.g. from \
+     `cargo build --workspace --release`): build the shipped library alone, \
+     `cargo build -p roger-ffi --release`"
+);
+
 mod accounts;
 mod cancel;
 mod config;

@@ -24,5 +24,10 @@ pub mod secret;
 pub mod store;
 
 pub use config::Config;
+
+/// Whether this build has the `test-util` feature (the switch that lets Graph calls reach a
+/// plain-HTTP loopback emulator). Cargo unifies features across a workspace, so a crate that
+/// ships the core checks this to refuse a build that picked it up from a test crate.
+pub const TEST_UTIL: bool = cfg!(feature = "test-util");
 pub use error::{Error, ErrorKind};
 pub mod accounts;
