@@ -40,7 +40,7 @@ fn check_page_ranges(ranges: &str) -> Result<(), OptionError> {
     }
     let page = |s: &str| -> Result<u32, OptionError> {
         match s.parse::<u32>() {
-            Ok(n) if (1..=99_999).contains(&n) && !s.starts_with('+') => Ok(n),
+            Ok(n) if (1..=super::model::MAX_PAGE).contains(&n) && !s.starts_with('+') => Ok(n),
             _ => Err(bad("pages are numbered from 1")),
         }
     };
@@ -414,6 +414,22 @@ mod tests {
         }
         for good in ["1", "1-3,5", "2-", "1-1,2-4, 7"] {
             assert!(check_page_ranges(good).is_ok(), "{good}");
+        }
+        // On the wire every range is closed, as the protocol's pattern requires.
+        for (given, sent) in [
+            ("2-", "2-99999"),
+            ("1-3, 5-", "1-3,5-99999"),
+            ("1, 4-6", "1,4-6"),
+        ] {
+            let o = PrintOptions {
+                page_ranges: Some(given.into()),
+                ..PrintOptions::default()
+            };
+            assert_eq!(
+                serde_json::to_value(&o).unwrap()["pageRanges"],
+                sent,
+                "{given}"
+            );
         }
         for bad in [
             "",

@@ -213,12 +213,47 @@ pub struct PrintOptions {
     /// Colour (else black and white).
     #[serde(default)]
     pub color: bool,
-    /// Pages to print, e.g. `1-3,5`; all when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Pages to print, e.g. `1-3,5` or `9-` (to the end); all when absent.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_page_ranges"
+    )]
     pub page_ranges: Option<String>,
     /// Media size, one of the printer's, e.g. `A4`; the printer's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<String>,
+}
+
+/// The highest page number the protocol knows.
+pub(crate) const MAX_PAGE: u32 = 99_999;
+
+/// Page ranges as the protocol spells them: an open range `9-` ("to the end", as print dialogs
+/// accept) becomes `9-99999`, since the wire format has closed ranges only.
+pub(crate) fn wire_page_ranges(ranges: &str) -> String {
+    ranges
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            match part.strip_suffix('-') {
+                Some(from) if !from.trim().is_empty() && !from.contains('-') => {
+                    format!("{}-{MAX_PAGE}", from.trim())
+                }
+                _ => part.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn serialize_page_ranges<S: serde::Serializer>(
+    ranges: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match ranges {
+        Some(r) => serializer.serialize_some(&wire_page_ranges(r)),
+        None => serializer.serialize_none(),
+    }
 }
 
 impl Default for PrintOptions {
