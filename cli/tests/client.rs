@@ -91,7 +91,16 @@ impl World {
     async fn start(name: &str) -> World {
         join_fresh_session_keyring();
         let cloud = Cloud::start(SimConfig {
-            mfps: vec![MfpConfig::for_printer(PRINTER).fast()],
+            // Ten times faster than real time: a printer's code lasts about 12 s here, long
+            // enough for a CLI process to start, sign in and approve on a loaded machine (at
+            // 100 times it lasted 1.2 s, and tests failed with "code expired" under load).
+            mfps: vec![MfpConfig {
+                timing: roger_sim::mfp::MfpTiming {
+                    time_scale: 0.1,
+                    ..roger_sim::mfp::MfpTiming::fast()
+                },
+                ..MfpConfig::for_printer(PRINTER)
+            }],
             ..SimConfig::default()
         })
         .await
@@ -542,5 +551,34 @@ async fn a_browser_answer_of_another_sign_in_is_refused_and_the_real_one_still_c
     let output = child.wait_with_output().await.unwrap();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("signed in as alice"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_refreshing_at_once_refresh_once_and_both_stay_signed_in() {
+    let w = World::start("two-processes").await;
+    w.browser_sign_in(&["login", "--region", "eu", "--no-browser"], false, ALICE)
+        .await
+        .ok();
+    let eu = w.cloud.region("eu").unwrap();
+    // The server's clock moves past the access token's life: both processes are refused with
+    // it, and both go to refresh the same refresh token at the same moment.
+    w.cloud.clock().advance(Duration::from_secs(21 * 60));
+    let before = eu.stats().refresh_requests();
+    // Every region request takes 300 ms, so the two processes' refreshes overlap for sure.
+    eu.faults().delay_requests(Duration::from_millis(300));
+    let (first, second) = tokio::join!(w.roger(&["jobs", "--json"]), w.roger(&["jobs", "--json"]));
+    first.ok();
+    second.ok();
+    assert_eq!(
+        eu.stats().refresh_requests() - before,
+        1,
+        "the second process used the token the first one stored"
+    );
+    // Nobody presented a spent refresh token: the session is still good for a third run.
+    eu.faults().delay_requests(Duration::ZERO);
+    w.roger(&["jobs"]).await.ok();
+    let status = w.roger(&["status", "--json"]).await.ok().json();
+    assert_eq!(status["roger"]["signedIn"], true);
     w.stop().await;
 }
