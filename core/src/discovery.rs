@@ -312,15 +312,7 @@ mod tests {
         let dir = directory(&server, blocking, Arc::new(OffsetClock::new()));
         // On the runtime's only thread, a ticker keeps running while the directory reads the
         // persisted list and writes the fetched one (two blocking calls of 300 ms).
-        let ticker = tokio::spawn(async {
-            let (mut last, mut worst) = (std::time::Instant::now(), Duration::ZERO);
-            for _ in 0..50 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                worst = worst.max(last.elapsed());
-                last = std::time::Instant::now();
-            }
-            worst
-        });
+        let ticker = crate::store::stall_meter(50);
         assert_eq!(dir.regions().await.unwrap().len(), 2);
         let worst = ticker.await.unwrap();
         assert!(

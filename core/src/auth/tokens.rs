@@ -1007,15 +1007,7 @@ mod tests {
         let m = f.manager_with(Arc::new(crate::store::BlockingStore(f.store.clone())));
         // On the runtime's only thread, a ticker keeps running while the refresh reads and
         // writes the store (three blocking calls: re-read, write, and again on sign-out).
-        let ticker = tokio::spawn(async {
-            let (mut last, mut worst) = (std::time::Instant::now(), Duration::ZERO);
-            for _ in 0..60 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                worst = worst.max(last.elapsed());
-                last = std::time::Instant::now();
-            }
-            worst
-        });
+        let ticker = crate::store::stall_meter(60);
         assert_eq!(m.access_token().await.unwrap().expose(), "at-1");
         m.sign_out().await.unwrap();
         let worst = ticker.await.unwrap();

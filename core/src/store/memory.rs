@@ -96,6 +96,21 @@ impl SecureStore for BlockingStore {
     }
 }
 
+/// Starts a ticker on the current runtime that sleeps 10 ms `ticks` times; its result is the
+/// longest gap it saw between two ticks (how long the runtime was stalled).
+#[cfg(test)]
+pub(crate) fn stall_meter(ticks: u32) -> tokio::task::JoinHandle<std::time::Duration> {
+    tokio::spawn(async move {
+        let (mut last, mut worst) = (std::time::Instant::now(), std::time::Duration::ZERO);
+        for _ in 0..ticks {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            worst = worst.max(last.elapsed());
+            last = std::time::Instant::now();
+        }
+        worst
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,9 +5,9 @@ mod keyring;
 mod memory;
 
 pub use self::keyring::KeyringStore;
-#[cfg(test)]
-pub(crate) use memory::BlockingStore;
 pub use memory::MemoryStore;
+#[cfg(test)]
+pub(crate) use memory::{stall_meter, BlockingStore};
 
 /// A failure of the secure store. It never carries the stored bytes.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

@@ -70,6 +70,21 @@ impl World {
         assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
     }
 
+    /// Starts a Roger sign-in in a process that is then killed (dropped) and plays the browser:
+    /// the redirect that relaunches the app.
+    async fn redirect_of_a_killed_process(&self) -> url::Url {
+        let url = self.open().begin_sign_in(Some("eu")).await.unwrap();
+        assert!(self.store.get(keys::PENDING_SIGN_IN).unwrap().is_some());
+        self.eu()
+            .browser_login(&url, "alice@contoso.example", "alice-password")
+            .unwrap()
+    }
+
+    /// Completes `redirect` in a new process on the same store.
+    async fn complete_in_a_new_process(&self, redirect: &url::Url) -> Result<AuthState, Error> {
+        self.open().complete_sign_in(redirect.as_str()).await
+    }
+
     /// A copy of the store as it is now (an attacker's, or a restored backup's).
     fn copy_of_store(&self) -> Arc<MemoryStore> {
         let copy = Arc::new(MemoryStore::new());
@@ -610,15 +625,7 @@ async fn an_issuer_with_a_path_is_found_at_the_appended_metadata_location() {
 async fn a_sign_in_started_before_the_app_was_killed_completes_in_the_next_process() {
     let w = World::start().await;
     // The app starts a sign-in, opens the browser, and the OS kills it.
-    let url = {
-        let accounts = w.open();
-        accounts.begin_sign_in(Some("eu")).await.unwrap()
-    };
-    assert!(w.store.get(keys::PENDING_SIGN_IN).unwrap().is_some());
-    let redirect = w
-        .eu()
-        .browser_login(&url, "alice@contoso.example", "alice-password")
-        .unwrap();
+    let redirect = w.redirect_of_a_killed_process().await;
 
     // The redirect relaunches the app: a new process on the same store completes it.
     let relaunched = w.open();
@@ -634,8 +641,7 @@ async fn a_sign_in_started_before_the_app_was_killed_completes_in_the_next_proce
     );
 
     // The same redirect again, in yet another process: nothing is pending any more.
-    let again = w.open();
-    let err = again.complete_sign_in(redirect.as_str()).await.unwrap_err();
+    let err = w.complete_in_a_new_process(&redirect).await.unwrap_err();
     assert!(
         matches!(err, Error::SignIn(SignInError::NotStarted)),
         "{err:?}"
@@ -651,28 +657,16 @@ async fn a_microsoft_sign_in_survives_the_process_too() {
         .identity()
         .browser_login(&url, "alice@contoso.example", "alice-password")
         .unwrap();
-    let relaunched = w.open();
-    let state = relaunched
-        .complete_sign_in(redirect.as_str())
-        .await
-        .unwrap();
+    let state = w.complete_in_a_new_process(&redirect).await.unwrap();
     assert!(matches!(state, AuthState::SignedIn { .. }), "{state:?}");
 }
 
 #[tokio::test]
 async fn a_stored_sign_in_expires_and_a_sign_out_forgets_it() {
     let w = World::start().await;
-    let url = w.open().begin_sign_in(Some("eu")).await.unwrap();
-    let redirect = w
-        .eu()
-        .browser_login(&url, "alice@contoso.example", "alice-password")
-        .unwrap();
+    let redirect = w.redirect_of_a_killed_process().await;
     w.clock.advance(Duration::from_secs(16 * 60));
-    let err = w
-        .open()
-        .complete_sign_in(redirect.as_str())
-        .await
-        .unwrap_err();
+    let err = w.complete_in_a_new_process(&redirect).await.unwrap_err();
     assert!(
         matches!(err, Error::SignIn(SignInError::NotStarted)),
         "{err:?}"
