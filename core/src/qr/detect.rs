@@ -288,10 +288,13 @@ fn finder_ratio_ok(r: &[u32; 5]) -> Option<f32> {
         return None;
     }
     let v = m * 0.6;
+    // Blur or foreshortening (a strongly tilted code) thins the dark ring and widens the light
+    // ring around it; allow the light ring more.
+    let gap = m * 0.8;
     let ok = (m - r[0] as f32).abs() < v
-        && (m - r[1] as f32).abs() < v
+        && (m - r[1] as f32).abs() < gap
         && (3.0 * m - r[2] as f32).abs() < 3.0 * v
-        && (m - r[3] as f32).abs() < v
+        && (m - r[3] as f32).abs() < gap
         && (m - r[4] as f32).abs() < v;
     ok.then_some(m)
 }
