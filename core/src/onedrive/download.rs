@@ -429,6 +429,7 @@ mod tests {
     mod against_a_server {
         use super::super::*;
         use crate::onedrive::item::RawItem;
+        use crate::onedrive::mock_get::serve_get;
         use wiremock::matchers::{header, method, path};
         use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -519,16 +520,20 @@ mod tests {
         #[tokio::test]
         async fn a_body_shorter_than_the_item_is_an_error_and_leaves_no_file() {
             let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/content", 1000, "c1"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/content"))
-                .respond_with(ResponseTemplate::new(200).set_body_bytes(pattern(500)))
-                .mount(&server)
-                .await;
+            serve_get(
+                &server,
+                "/item",
+                item(&server, "/content", 1000, "c1"),
+                None,
+            )
+            .await;
+            serve_get(
+                &server,
+                "/content",
+                ResponseTemplate::new(200).set_body_bytes(pattern(500)),
+                None,
+            )
+            .await;
             let dest = dest("short.pdf");
             let reason = invalid(run(&server, &dest).await);
             assert!(reason.contains("length"), "{reason}");
@@ -539,16 +544,20 @@ mod tests {
         #[tokio::test]
         async fn a_body_longer_than_the_item_is_an_error_and_leaves_no_file() {
             let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/content", 1000, "c1"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/content"))
-                .respond_with(ResponseTemplate::new(200).set_body_bytes(pattern(1500)))
-                .mount(&server)
-                .await;
+            serve_get(
+                &server,
+                "/item",
+                item(&server, "/content", 1000, "c1"),
+                None,
+            )
+            .await;
+            serve_get(
+                &server,
+                "/content",
+                ResponseTemplate::new(200).set_body_bytes(pattern(1500)),
+                None,
+            )
+            .await;
             let dest = dest("long.pdf");
             invalid(run(&server, &dest).await);
             assert!(!dest.exists());
@@ -559,16 +568,20 @@ mod tests {
         async fn a_body_of_the_item_size_lands_whole() {
             let server = MockServer::start().await;
             let body = pattern(1000);
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/content", 1000, "c1"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/content"))
-                .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
-                .mount(&server)
-                .await;
+            serve_get(
+                &server,
+                "/item",
+                item(&server, "/content", 1000, "c1"),
+                None,
+            )
+            .await;
+            serve_get(
+                &server,
+                "/content",
+                ResponseTemplate::new(200).set_body_bytes(body.clone()),
+                None,
+            )
+            .await;
             let dest = dest("whole.pdf");
             assert_eq!(run(&server, &dest).await.unwrap(), 1000);
             assert_eq!(std::fs::read(&dest).unwrap(), body);
@@ -579,34 +592,24 @@ mod tests {
         async fn a_url_refused_after_a_throttle_is_renewed_from_the_item() {
             let server = MockServer::start().await;
             let body = pattern(1000);
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/old", 1000, "c1"))
-                .up_to_n_times(1)
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/new", 1000, "c1"))
-                .mount(&server)
-                .await;
+            serve_get(&server, "/item", item(&server, "/old", 1000, "c1"), Some(1)).await;
+            serve_get(&server, "/item", item(&server, "/new", 1000, "c1"), None).await;
             // The wait for the throttle outlives the URL.
-            Mock::given(method("GET"))
-                .and(path("/old"))
-                .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
-                .up_to_n_times(1)
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/old"))
-                .respond_with(ResponseTemplate::new(403))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/new"))
-                .respond_with(ResponseTemplate::new(200).set_body_bytes(body.clone()))
-                .mount(&server)
-                .await;
+            serve_get(
+                &server,
+                "/old",
+                ResponseTemplate::new(429).insert_header("Retry-After", "0"),
+                Some(1),
+            )
+            .await;
+            serve_get(&server, "/old", ResponseTemplate::new(403), None).await;
+            serve_get(
+                &server,
+                "/new",
+                ResponseTemplate::new(200).set_body_bytes(body.clone()),
+                None,
+            )
+            .await;
             let dest = dest("renewed.pdf");
             assert_eq!(run(&server, &dest).await.unwrap(), 1000);
             assert_eq!(std::fs::read(&dest).unwrap(), body);
@@ -621,17 +624,8 @@ mod tests {
             // The old host: the first answer announces the whole file but the connection ends
             // after 400 bytes; the resumed range then finds the URL expired.
             let (old, old_requests) = cut_host(body[..400].to_vec(), 1000).await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item_at(&old, 1000, "c1"))
-                .up_to_n_times(1)
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/new", 1000, "c1"))
-                .mount(&server)
-                .await;
+            serve_get(&server, "/item", item_at(&old, 1000, "c1"), Some(1)).await;
+            serve_get(&server, "/item", item(&server, "/new", 1000, "c1"), None).await;
             Mock::given(method("GET"))
                 .and(path("/new"))
                 .and(header("Range", "bytes=400-"))
@@ -704,16 +698,14 @@ mod tests {
         #[tokio::test]
         async fn a_url_that_stays_refused_gives_up_after_bounded_renewals() {
             let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/content", 1000, "c1"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/content"))
-                .respond_with(ResponseTemplate::new(410))
-                .mount(&server)
-                .await;
+            serve_get(
+                &server,
+                "/item",
+                item(&server, "/content", 1000, "c1"),
+                None,
+            )
+            .await;
+            serve_get(&server, "/content", ResponseTemplate::new(410), None).await;
             let dest = dest("gone.pdf");
             match run(&server, &dest).await {
                 Err(TransferError::Drive(crate::onedrive::OneDriveError::Core(Error::Http {
@@ -734,22 +726,9 @@ mod tests {
         async fn a_renewed_item_with_other_content_starts_over() {
             let server = MockServer::start().await;
             let body = pattern(700);
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/old", 1000, "c1"))
-                .up_to_n_times(1)
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/item"))
-                .respond_with(item(&server, "/new", 700, "c2"))
-                .mount(&server)
-                .await;
-            Mock::given(method("GET"))
-                .and(path("/old"))
-                .respond_with(ResponseTemplate::new(401))
-                .mount(&server)
-                .await;
+            serve_get(&server, "/item", item(&server, "/old", 1000, "c1"), Some(1)).await;
+            serve_get(&server, "/item", item(&server, "/new", 700, "c2"), None).await;
+            serve_get(&server, "/old", ResponseTemplate::new(401), None).await;
             Mock::given(method("GET"))
                 .and(path("/new"))
                 .and(NoRange)

@@ -265,11 +265,13 @@ impl OneDrive {
     /// OneDrive of the account behind `tokens` (the Microsoft token manager).
     pub fn new(config: &Config, tokens: Arc<TokenManager>) -> std::result::Result<Self, Error> {
         let transfer_http = crate::net::transfer_client(config)?;
+        // One API client (one connection pool) for Graph calls and uploads; an upload's
+        // whole-request timeout is overridden per content request.
+        let http = crate::net::http_client(config)?;
         Ok(Self {
-            graph: Graph::new(config, tokens)?,
+            graph: Graph::new(config, tokens, http.clone())?,
             transfer_http,
-            // The API client; its whole-request timeout is overridden per content request.
-            upload_http: crate::net::http_client(config)?,
+            upload_http: http,
             request_timeout: config.timeouts.request,
             floor_rate: super::deadline::FLOOR_RATE,
             upload_slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_PARALLEL_UPLOADS)),
@@ -507,6 +509,7 @@ impl OneDrive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::onedrive::mock_get::serve_get;
     use std::time::Duration;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -571,16 +574,14 @@ mod tests {
     async fn pages_are_followed_to_the_end_and_items_listed_once() {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/first"))
-            .respond_with(page(0..3, Some(format!("{uri}/p2"))))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/p2"))
-            .respond_with(page(2..5, None))
-            .mount(&server)
-            .await;
+        serve_get(
+            &server,
+            "/first",
+            page(0..3, Some(format!("{uri}/p2"))),
+            None,
+        )
+        .await;
+        serve_get(&server, "/p2", page(2..5, None), None).await;
         let items = list(&server).await.unwrap();
         assert_eq!(items.len(), 5);
     }
@@ -589,16 +590,20 @@ mod tests {
     async fn a_next_link_to_itself_is_a_typed_error_after_two_requests() {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/first"))
-            .respond_with(page(0..3, Some(format!("{uri}/loop"))))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/loop"))
-            .respond_with(page(3..6, Some(format!("{uri}/loop"))))
-            .mount(&server)
-            .await;
+        serve_get(
+            &server,
+            "/first",
+            page(0..3, Some(format!("{uri}/loop"))),
+            None,
+        )
+        .await;
+        serve_get(
+            &server,
+            "/loop",
+            page(3..6, Some(format!("{uri}/loop"))),
+            None,
+        )
+        .await;
         let why = reason(
             tokio::time::timeout(Duration::from_secs(10), list(&server))
                 .await
@@ -612,21 +617,15 @@ mod tests {
     async fn a_next_link_back_to_an_earlier_page_is_a_typed_error() {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/first"))
-            .respond_with(page(0..3, Some(format!("{uri}/a"))))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/a"))
-            .respond_with(page(3..6, Some(format!("{uri}/b"))))
-            .mount(&server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path("/b"))
-            .respond_with(page(6..9, Some(format!("{uri}/a"))))
-            .mount(&server)
-            .await;
+        serve_get(
+            &server,
+            "/first",
+            page(0..3, Some(format!("{uri}/a"))),
+            None,
+        )
+        .await;
+        serve_get(&server, "/a", page(3..6, Some(format!("{uri}/b"))), None).await;
+        serve_get(&server, "/b", page(6..9, Some(format!("{uri}/a"))), None).await;
         let why = reason(
             tokio::time::timeout(Duration::from_secs(10), list(&server))
                 .await
@@ -640,11 +639,13 @@ mod tests {
     async fn fresh_links_to_pages_of_old_items_stop_the_listing() {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/first"))
-            .respond_with(page(0..3, Some(format!("{uri}/p/1"))))
-            .mount(&server)
-            .await;
+        serve_get(
+            &server,
+            "/first",
+            page(0..3, Some(format!("{uri}/p/1"))),
+            None,
+        )
+        .await;
         // Every page links to a new address but holds the same items.
         let base = uri.clone();
         Mock::given(method("GET"))
@@ -667,11 +668,13 @@ mod tests {
     async fn the_number_of_pages_is_capped() {
         let server = MockServer::start().await;
         let uri = server.uri();
-        Mock::given(method("GET"))
-            .and(path("/first"))
-            .respond_with(page(0..1, Some(format!("{uri}/p/1"))))
-            .mount(&server)
-            .await;
+        serve_get(
+            &server,
+            "/first",
+            page(0..1, Some(format!("{uri}/p/1"))),
+            None,
+        )
+        .await;
         // Endless pages, each with one new item (the item cap is never reached).
         let base = uri.clone();
         Mock::given(method("GET"))

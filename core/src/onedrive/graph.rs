@@ -61,9 +61,14 @@ pub(crate) struct Graph {
 }
 
 impl Graph {
-    /// A Graph client at `config.graph_url`. A plain-HTTP loopback Graph (the emulator) is only
-    /// reachable in builds with the `test-util` feature and with `allow_insecure_loopback`.
-    pub(crate) fn new(config: &Config, tokens: Arc<TokenManager>) -> Result<Self, Error> {
+    /// A Graph client at `config.graph_url`, sending on `http` (the core's API client). A
+    /// plain-HTTP loopback Graph (the emulator) is only reachable in builds with the
+    /// `test-util` feature and with `allow_insecure_loopback`.
+    pub(crate) fn new(
+        config: &Config,
+        tokens: Arc<TokenManager>,
+        http: reqwest::Client,
+    ) -> Result<Self, Error> {
         let base = config.graph_url.clone();
         config
             .url_policy()
@@ -79,7 +84,7 @@ impl Graph {
         let client = Self::client_for(configuration, &base)?;
         Ok(Self {
             client,
-            http: crate::net::http_client(config)?,
+            http,
             base,
             tokens,
             policy: config.url_policy(),

@@ -6,6 +6,8 @@ mod drive;
 mod file_sink;
 mod graph;
 mod item;
+#[cfg(test)]
+mod mock_get;
 mod names;
 mod quickxor;
 mod retry;

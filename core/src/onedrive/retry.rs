@@ -33,7 +33,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn backoff(&self, attempt: u32) -> Duration {
+    /// The pause before attempt `attempt + 1`: exponential from `base_backoff`, capped at
+    /// `max_backoff`, with jitter.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .base_backoff
             .saturating_mul(1u32 << attempt.min(16))

@@ -597,11 +597,10 @@ impl OneDrive {
     /// retry policy; capped by the policy's largest backoff either way.
     fn fragment_backoff(&self, round: u32, retry_after: Option<Duration>) -> Duration {
         let policy = &self.graph.retry;
-        let exp = policy
-            .base_backoff
-            .saturating_mul(1u32 << round.saturating_sub(1).min(16))
-            .min(policy.max_backoff);
-        retry_after.map_or(exp, |wait| wait.min(policy.max_backoff))
+        retry_after.map_or_else(
+            || policy.backoff(round.saturating_sub(1)),
+            |wait| wait.min(policy.max_backoff),
+        )
     }
 
     async fn run_session(
@@ -670,8 +669,8 @@ impl OneDrive {
                 .await;
             // What went wrong with this fragment, to resume from the session's own status:
             // a dropped connection, a 5xx, or a 416 (the range overlapped what it has).
-            let failure: Error = match sent {
-                Err(e @ Error::Network { .. }) => e,
+            let (failure, retry_after): (Error, Option<Duration>) = match sent {
+                Err(e @ Error::Network { .. }) => (e, None),
                 Err(e) => return Err(e.into()),
                 Ok(response) => match response.status().as_u16() {
                     200 | 201 => {
@@ -700,9 +699,12 @@ impl OneDrive {
                         progress.update(offset.min(total), total);
                         continue;
                     }
-                    416 => Error::invalid(
-                        CTX,
-                        "the upload session keeps rejecting the range it asks for",
+                    416 => (
+                        Error::invalid(
+                            CTX,
+                            "the upload session keeps rejecting the range it asks for",
+                        ),
+                        None,
                     ),
                     // Not implemented, or out of storage: asking again will not help.
                     501 | 507 => {
@@ -710,20 +712,10 @@ impl OneDrive {
                     }
                     500..=599 => {
                         let retry_after = crate::net::retry_after(&response);
-                        let error = crate::net::unexpected_status(CTX, response).await;
-                        if count_stall(&mut stalled, offset, &mut confirmed) {
-                            return Err(error.into());
-                        }
-                        let wait = self.fragment_backoff(stalled, retry_after);
-                        tracing::info!(
-                            offset,
-                            stalled,
-                            wait_ms = wait.as_millis() as u64,
-                            "upload fragment failed on the server; resuming"
-                        );
-                        tokio::time::sleep(wait).await;
-                        offset = self.session_offset(pending).await?;
-                        continue;
+                        (
+                            crate::net::unexpected_status(CTX, response).await,
+                            retry_after,
+                        )
                     }
                     _ => return Err(crate::net::unexpected_status(CTX, response).await.into()),
                 },
@@ -731,14 +723,14 @@ impl OneDrive {
             if count_stall(&mut stalled, offset, &mut confirmed) {
                 return Err(failure.into());
             }
-            let wait = self.fragment_backoff(stalled, None);
+            let wait = self.fragment_backoff(stalled, retry_after);
             // The error carries no URL (transport errors drop it where they are made).
             tracing::info!(
                 offset,
                 stalled,
                 wait_ms = wait.as_millis() as u64,
                 error = %failure,
-                "upload fragment interrupted; resuming"
+                "upload fragment failed; resuming"
             );
             tokio::time::sleep(wait).await;
             offset = self.session_offset(pending).await?;
