@@ -39,7 +39,9 @@ pub struct WorkBudget {
     pub cross_checks: usize,
     /// Code grids placed.
     pub placements: usize,
-    /// rqrr decode attempts (each about 0.4 ms on a desktop core, more on a phone).
+    /// rqrr decode attempts (each about 0.4 ms on a desktop core, more on a phone). Only grids
+    /// whose every Reed–Solomon block corrects get one (a check of a few microseconds, bounded
+    /// by the placements), so on most frames this is one per code read.
     pub decodes: usize,
 }
 

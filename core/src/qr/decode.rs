@@ -7,6 +7,7 @@ use rqrr::BitGrid;
 use super::budget::Meter;
 use super::detect::{self, Bin, DetectParams, PointF, ThresholdMap};
 use super::frame::LumaFrame;
+use super::reed_solomon;
 
 /// Largest decoded text we keep (QR version 40 holds under 3 KB).
 pub const MAX_TEXT_LEN: usize = 4096;
@@ -216,6 +217,11 @@ pub(crate) fn decode_located(
                     let bits = detect::bit_grid(kind, &samples, &loc, &b);
                     let (errs, n) = detect::function_pattern_errors(&bits, dim);
                     if errs * 5 > n || meter.failed_before(&bits, dim) {
+                        continue;
+                    }
+                    // The fast check first: rqrr is called only on grids that correct.
+                    if !reed_solomon::corrects(&bits, dim) {
+                        meter.remember_failure(&bits, dim);
                         continue;
                     }
                     if !meter.decode() {

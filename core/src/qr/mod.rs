@@ -16,6 +16,7 @@ pub mod decode;
 mod detect;
 pub mod frame;
 pub mod pipeline;
+mod reed_solomon;
 pub mod scanner;
 
 #[cfg(any(test, feature = "corpus"))]
