@@ -81,6 +81,18 @@ impl CameraCondition {
         CameraCondition::Isp,
     ];
 
+    /// The conditions of the handheld streams: those where a decoder misses one frame in ten
+    /// or more on a split.
+    pub const HARD: [CameraCondition; 7] = [
+        CameraCondition::Tilt,
+        CameraCondition::Small,
+        CameraCondition::Dim,
+        CameraCondition::Glare,
+        CameraCondition::Blur,
+        CameraCondition::Finger,
+        CameraCondition::TwoCodes,
+    ];
+
     /// Name used in the manifest.
     pub fn name(self) -> &'static str {
         match self {
@@ -160,6 +172,15 @@ impl CameraSpec {
         }
     }
 
+    /// The handheld streams of a split: the three frame sizes, the [hard
+    /// conditions](CameraCondition::HARD), `per_condition` streams per condition and size.
+    pub fn streams(split: Split, per_condition: usize) -> Self {
+        CameraSpec {
+            conditions: CameraCondition::HARD.to_vec(),
+            ..CameraSpec::benchmark(split, per_condition)
+        }
+    }
+
     fn seed(&self) -> u64 {
         match self.split {
             Split::Tuning => 0x7A11_0001,
@@ -211,24 +232,48 @@ pub fn generate_camera(spec: &CameraSpec) -> impl Iterator<Item = CameraFrame> +
 
 /// Writes `manifest.csv` and `corpus/*.png` under `dir`; returns the number of frames.
 pub fn write_camera_corpus(dir: &Path, spec: &CameraSpec) -> io::Result<usize> {
-    let frames_dir = dir.join("corpus");
-    std::fs::create_dir_all(&frames_dir)?;
-    let mut manifest = io::BufWriter::new(std::fs::File::create(dir.join("manifest.csv"))?);
-    writeln!(
-        manifest,
-        "file,condition,severity,width,height,payload,other_payloads,tilt_deg,code_frac"
-    )?;
-    let mut n = 0;
+    let mut out = CorpusWriter::create(dir, "")?;
     for f in generate_camera(spec) {
+        out.write(f, "")?;
+    }
+    out.finish()
+}
+
+/// A corpus folder being written: the manifest and the frames.
+struct CorpusWriter {
+    frames_dir: std::path::PathBuf,
+    manifest: io::BufWriter<std::fs::File>,
+    n: usize,
+}
+
+impl CorpusWriter {
+    /// Creates `dir/corpus/` and `dir/manifest.csv`, whose header ends in `extra_columns`.
+    fn create(dir: &Path, extra_columns: &str) -> io::Result<CorpusWriter> {
+        let frames_dir = dir.join("corpus");
+        std::fs::create_dir_all(&frames_dir)?;
+        let mut manifest = io::BufWriter::new(std::fs::File::create(dir.join("manifest.csv"))?);
+        writeln!(
+            manifest,
+            "file,condition,severity,width,height,payload,other_payloads,tilt_deg,code_frac{extra_columns}"
+        )?;
+        Ok(CorpusWriter {
+            frames_dir,
+            manifest,
+            n: 0,
+        })
+    }
+
+    /// Writes one frame and its manifest line (ending in `extra`).
+    fn write(&mut self, f: CameraFrame, extra: &str) -> io::Result<()> {
         let (w, h) = (f.image.width, f.image.height);
         let img = image::GrayImage::from_raw(w as u32, h as u32, f.image.data)
             .ok_or_else(|| io::Error::other("bad frame buffer"))?;
-        img.save_with_format(frames_dir.join(&f.file), image::ImageFormat::Png)
+        img.save_with_format(self.frames_dir.join(&f.file), image::ImageFormat::Png)
             .map_err(io::Error::other)?;
         // Payloads are URLs without commas, quotes or spaces: no CSV quoting needed.
         writeln!(
-            manifest,
-            "{},{},{},{},{},{},{},{:.1},{:.3}",
+            self.manifest,
+            "{},{},{},{},{},{},{},{:.1},{:.3}{extra}",
             f.file,
             f.condition,
             f.severity,
@@ -239,10 +284,133 @@ pub fn write_camera_corpus(dir: &Path, spec: &CameraSpec) -> io::Result<usize> {
             f.tilt_deg,
             f.code_frac
         )?;
-        n += 1;
+        self.n += 1;
+        Ok(())
     }
-    manifest.flush()?;
-    Ok(n)
+
+    fn finish(mut self) -> io::Result<usize> {
+        self.manifest.flush()?;
+        Ok(self.n)
+    }
+}
+
+/// Frames in one handheld stream (the stream benchmark's target: a read within them).
+pub const STREAM_FRAMES: usize = 10;
+
+/// Generates handheld streams, one `Vec` of `frames` frames per stream: each stream is one
+/// scene (condition, severity, geometry, panel) seen by a hand that shakes (a random walk of
+/// position, roll and distance, with the motion blur of each step) while auto-exposure
+/// drifts; sensor noise is new in every frame. File names end in `_fNN`; the stream's name is
+/// the file name without it. Seeded apart from [`generate_camera`].
+pub fn generate_camera_streams(
+    spec: &CameraSpec,
+    frames: usize,
+) -> impl Iterator<Item = (String, Vec<CameraFrame>)> + '_ {
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed() ^ 0x5354_5245_414D);
+    let mut jobs = Vec::new();
+    for &(w, h) in &spec.sizes {
+        for &c in &spec.conditions {
+            for i in 0..spec.per_condition {
+                jobs.push((w, h, c, i, rng.random::<u64>()));
+            }
+        }
+    }
+    jobs.into_iter().map(move |(w, h, c, i, seed)| {
+        let severity = (i % 3) as u8 + 1;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let name = format!("{}_s{}_{}x{}_{:03}", c.name(), severity, w, h, i);
+        let mut stream = render_handheld_stream(w, h, c, severity, spec.split, frames, &mut rng);
+        for (k, f) in stream.iter_mut().enumerate() {
+            f.file = format!("{name}_f{k:02}.png");
+        }
+        (name, stream)
+    })
+}
+
+/// Renders `frames` frames of one scene held by hand.
+pub fn render_handheld_stream(
+    w: usize,
+    h: usize,
+    cond: CameraCondition,
+    severity: u8,
+    split: Split,
+    frames: usize,
+    rng: &mut impl Rng,
+) -> Vec<CameraFrame> {
+    let sc = render_scene(w, h, cond, severity, split, rng);
+    let tone = Tone::draw(&sc, rng);
+    let isp = Isp::draw(&sc, rng);
+    // Shake between two frames at 30 fps: a few pixels, a quarter of a degree, a fraction of
+    // a percent of distance; exposure hunts by several percent.
+    let step = 0.004 * w as f32;
+    let (mut dx, mut dy, mut roll, mut zoom) = (0f32, 0f32, 0f32, 0f32);
+    let (mut gain, mut level) = (0f32, 0f32);
+    let mut out = Vec::with_capacity(frames);
+    for k in 0..frames {
+        let mut light = if k == 0 {
+            sc.light.clone()
+        } else {
+            let (sx, sy) = (gauss(rng) * step, gauss(rng) * step);
+            dx += sx;
+            dy += sy;
+            roll += gauss(rng) * 0.25f32.to_radians();
+            zoom += gauss(rng) * 0.004;
+            gain = (gain + gauss(rng) * 0.08).clamp(-0.3, 0.3);
+            level = (level + gauss(rng) * 0.04).clamp(-0.12, 0.12);
+            let mut l = shaken(&sc.light, w, h, (dx, dy), roll, zoom.exp());
+            // The exposure lasts about half the time between frames.
+            let len = sx.hypot(sy) * 0.5;
+            if len >= 1.0 {
+                motion_blur(&mut l, w, h, len, sy.atan2(sx));
+            }
+            l
+        };
+        let t = Tone {
+            white_e: tone.white_e * gain.exp(),
+            white_out: tone.white_out * level.exp(),
+            ..tone
+        };
+        let g = sense(&sc, &light, &t, rng);
+        light.clear();
+        out.push(sc.frame(isp.apply(&sc, g)));
+    }
+    out
+}
+
+/// `light` moved by `shift` pixels, rolled by `roll` radians and scaled by `zoom` about the
+/// frame's centre (bilinear; the border repeats).
+fn shaken(light: &[f32], w: usize, h: usize, shift: (f32, f32), roll: f32, zoom: f32) -> Vec<f32> {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (sin, cos) = roll.sin_cos();
+    let mut out = vec![0f32; w * h];
+    let (wm, hm) = ((w - 1) as f32, (h - 1) as f32);
+    for y in 0..h {
+        for x in 0..w {
+            // Inverse map: undo the shift, the roll and the zoom.
+            let (px, py) = (x as f32 - cx - shift.0, y as f32 - cy - shift.1);
+            let sx = ((cos * px + sin * py) / zoom + cx).clamp(0.0, wm);
+            let sy = ((-sin * px + cos * py) / zoom + cy).clamp(0.0, hm);
+            let (x0, y0) = (sx as usize, sy as usize);
+            let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+            let (fx, fy) = (sx - x0 as f32, sy - y0 as f32);
+            let top = light[y0 * w + x0] * (1.0 - fx) + light[y0 * w + x1] * fx;
+            let bottom = light[y1 * w + x0] * (1.0 - fx) + light[y1 * w + x1] * fx;
+            out[y * w + x] = top * (1.0 - fy) + bottom * fy;
+        }
+    }
+    out
+}
+
+/// Writes the handheld streams of `spec` (`manifest.csv` with `stream` and `frame` columns,
+/// `corpus/*.png`) under `dir`; returns the number of frames.
+pub fn write_camera_streams(dir: &Path, spec: &CameraSpec, frames: usize) -> io::Result<usize> {
+    let mut out = CorpusWriter::create(dir, ",stream,frame")?;
+    for (name, stream) in generate_camera_streams(spec, frames) {
+        for (k, f) in stream.into_iter().enumerate() {
+            out.write(f, &format!(",{name},{k}"))?;
+        }
+    }
+    out.finish()
 }
 
 /// A uniform draw in `[lo, hi)`; the held-out split draws the same range with another
@@ -543,7 +711,7 @@ pub fn render_camera_frame(
 ) -> CameraFrame {
     let sc = render_scene(w, h, cond, severity, split, rng);
     let image = expose(&sc, &sc.light, rng);
-    sc.into_frame(image)
+    sc.frame(image)
 }
 
 /// A scene as light on the sensor, before exposure (what a handheld stream re-exposes).
@@ -565,13 +733,14 @@ struct Scene {
 }
 
 impl Scene {
-    fn into_frame(self, image: LumaImage) -> CameraFrame {
+    /// A frame of this scene (the scene stays, for the next frame of a stream).
+    fn frame(&self, image: LumaImage) -> CameraFrame {
         CameraFrame {
             file: String::new(),
             condition: self.cond,
             severity: self.sev,
-            payload: self.payload,
-            others: self.others,
+            payload: self.payload.clone(),
+            others: self.others.clone(),
             tilt_deg: self.tilt_deg,
             code_frac: self.code_frac,
             image,
@@ -879,91 +1048,144 @@ fn render_scene(
 /// Exposure, shot and read noise, the ISP, 8 bits and JPEG, of `light` (the scene's, or a
 /// shaken copy of it), with settings drawn from `rng` within the scene's condition.
 fn expose(sc: &Scene, light: &[f32], rng: &mut impl Rng) -> LumaImage {
-    use CameraCondition as C;
-    let (w, h, cond, sev, split) = (sc.w, sc.h, sc.cond, sc.sev, sc.split);
-    let (black_glow, ambient, img) = (sc.black_glow, sc.ambient, light);
+    let tone = Tone::draw(sc, rng);
+    let g = sense(sc, light, &tone, rng);
+    let isp = Isp::draw(sc, rng);
+    isp.apply(sc, g)
+}
 
-    // Exposure, shot and read noise. `white_e`: electrons at the panel's white.
-    let (white_e, white_out) = match cond {
-        // Dim: white comes out at 18 to 60 grey levels (60 for severity 1, 18 for 3).
-        C::Dim => (
-            draw(rng, split, 40.0, 300.0),
-            60.0 - severe(rng, split, sev, 0.0, 42.0),
-        ),
-        C::WashedOut => (
-            draw(rng, split, 2000.0, 6000.0),
-            draw(rng, split, 225.0, 262.0),
-        ),
-        _ => (
-            draw(rng, split, 600.0, 5000.0),
-            draw(rng, split, 170.0, 245.0),
-        ),
-    };
-    let read_e = match split {
-        Split::Tuning => rng.random_range(1.5..4.0f32),
-        Split::HeldOut => rng.random_range(2.0..6.0f32),
-    };
-    // Linear level (1.0 = white) that the tone curve maps to `white_out`.
-    let gamma = match split {
-        Split::Tuning => 2.2f32,
-        Split::HeldOut => rng.random_range(1.9..2.5f32),
-    };
-    let white_lin = (white_out / 255.0).powf(gamma);
-    let peak = 1.0 + black_glow + ambient;
-    let mut g = vec![0f32; w * h];
-    for (o, &v) in g.iter_mut().zip(img) {
+/// Auto-exposure and the sensor's response: what a handheld stream lets drift.
+#[derive(Debug, Clone, Copy)]
+struct Tone {
+    /// Electrons at the panel's white.
+    white_e: f32,
+    /// Grey level the panel's white comes out at.
+    white_out: f32,
+    /// Read noise (electrons).
+    read_e: f32,
+    gamma: f32,
+}
+
+impl Tone {
+    fn draw(sc: &Scene, rng: &mut impl Rng) -> Tone {
+        use CameraCondition as C;
+        let (cond, sev, split) = (sc.cond, sc.sev, sc.split);
+        let (white_e, white_out) = match cond {
+            // Dim: white comes out at 18 to 60 grey levels (60 for severity 1, 18 for 3).
+            C::Dim => (
+                draw(rng, split, 40.0, 300.0),
+                60.0 - severe(rng, split, sev, 0.0, 42.0),
+            ),
+            C::WashedOut => (
+                draw(rng, split, 2000.0, 6000.0),
+                draw(rng, split, 225.0, 262.0),
+            ),
+            _ => (
+                draw(rng, split, 600.0, 5000.0),
+                draw(rng, split, 170.0, 245.0),
+            ),
+        };
+        let read_e = match split {
+            Split::Tuning => rng.random_range(1.5..4.0f32),
+            Split::HeldOut => rng.random_range(2.0..6.0f32),
+        };
+        // Linear level (1.0 = white) that the tone curve maps to `white_out`.
+        let gamma = match split {
+            Split::Tuning => 2.2f32,
+            Split::HeldOut => rng.random_range(1.9..2.5f32),
+        };
+        Tone {
+            white_e,
+            white_out,
+            read_e,
+            gamma,
+        }
+    }
+}
+
+/// Exposure, shot and read noise and the tone curve: grey levels before the ISP.
+fn sense(sc: &Scene, light: &[f32], t: &Tone, rng: &mut impl Rng) -> Vec<f32> {
+    let white_lin = (t.white_out / 255.0).powf(t.gamma);
+    let peak = 1.0 + sc.black_glow + sc.ambient;
+    let mut g = vec![0f32; sc.w * sc.h];
+    for (o, &v) in g.iter_mut().zip(light) {
         // Auto-exposure meters the panel: its white (with the ambient light on it) is
         // `white_e` electrons and comes out at `white_out`; glare above it clips.
-        let e = v.max(0.0) / peak * white_e;
-        let noisy = e + gauss(rng) * (e + read_e * read_e).sqrt();
-        let lin = (noisy / white_e * white_lin).clamp(0.0, 1.0);
-        *o = 255.0 * lin.powf(1.0 / gamma);
+        let e = v.max(0.0) / peak * t.white_e;
+        let noisy = e + gauss(rng) * (e + t.read_e * t.read_e).sqrt();
+        let lin = (noisy / t.white_e * white_lin).clamp(0.0, 1.0);
+        *o = 255.0 * lin.powf(1.0 / t.gamma);
+    }
+    g
+}
+
+/// The ISP's denoise or sharpening and its JPEG quality.
+#[derive(Debug, Clone, Copy)]
+struct Isp {
+    denoise: f32,
+    sharpen: f32,
+    jpeg_quality: u8,
+}
+
+impl Isp {
+    fn draw(sc: &Scene, rng: &mut impl Rng) -> Isp {
+        use CameraCondition as C;
+        let (cond, sev, split) = (sc.cond, sc.sev, sc.split);
+        // Denoise (dim and some everyday frames) or sharpening.
+        let (denoise, sharpen) = match cond {
+            C::Dim => (draw(rng, split, 0.5, 1.0), 0.0),
+            C::Isp if rng.random_bool(0.5) => (draw(rng, split, 0.7, 1.0), 0.0),
+            C::Isp => (0.0, severe(rng, split, sev, 0.8, 2.0)),
+            _ => {
+                if rng.random_bool(0.5) {
+                    (draw(rng, split, 0.0, 0.5), 0.0)
+                } else {
+                    (0.0, draw(rng, split, 0.0, 0.8))
+                }
+            }
+        };
+        let jpeg_quality = match cond {
+            C::Isp => 55 - (severe(rng, split, sev, 0.0, 30.0) as u8),
+            _ => match split {
+                Split::Tuning => rng.random_range(70..95),
+                Split::HeldOut => rng.random_range(60..92),
+            },
+        };
+        Isp {
+            denoise,
+            sharpen,
+            jpeg_quality,
+        }
     }
 
-    // ISP: denoise (dim and some everyday frames) or sharpening, then 8 bits and JPEG.
-    let (denoise, sharpen) = match cond {
-        C::Dim => (draw(rng, split, 0.5, 1.0), 0.0),
-        C::Isp if rng.random_bool(0.5) => (draw(rng, split, 0.7, 1.0), 0.0),
-        C::Isp => (0.0, severe(rng, split, sev, 0.8, 2.0)),
-        _ => {
-            if rng.random_bool(0.5) {
-                (draw(rng, split, 0.0, 0.5), 0.0)
-            } else {
-                (0.0, draw(rng, split, 0.0, 0.8))
+    /// Denoise or sharpening, then 8 bits and JPEG.
+    fn apply(&self, sc: &Scene, mut g: Vec<f32>) -> LumaImage {
+        let (w, h) = (sc.w, sc.h);
+        if self.denoise > 0.0 {
+            let mut smooth = g.clone();
+            gaussian_blur(&mut smooth, w, h, 1.2);
+            for (v, s) in g.iter_mut().zip(&smooth) {
+                *v = *v * (1.0 - self.denoise) + s * self.denoise;
             }
         }
-    };
-    if denoise > 0.0 {
-        let mut smooth = g.clone();
-        gaussian_blur(&mut smooth, w, h, 1.2);
-        for (v, s) in g.iter_mut().zip(&smooth) {
-            *v = *v * (1.0 - denoise) + s * denoise;
+        if self.sharpen > 0.0 {
+            let mut smooth = g.clone();
+            gaussian_blur(&mut smooth, w, h, 1.0);
+            for (v, s) in g.iter_mut().zip(&smooth) {
+                *v += (*v - s) * self.sharpen;
+            }
         }
+        let data: Vec<u8> = g
+            .iter()
+            .map(|v| v.round().clamp(0.0, 255.0) as u8)
+            .collect();
+        let image = LumaImage {
+            width: w,
+            height: h,
+            data,
+        };
+        jpeg_roundtrip(&image, self.jpeg_quality).unwrap_or(image)
     }
-    if sharpen > 0.0 {
-        let mut smooth = g.clone();
-        gaussian_blur(&mut smooth, w, h, 1.0);
-        for (v, s) in g.iter_mut().zip(&smooth) {
-            *v += (*v - s) * sharpen;
-        }
-    }
-    let data: Vec<u8> = g
-        .iter()
-        .map(|v| v.round().clamp(0.0, 255.0) as u8)
-        .collect();
-    let image = LumaImage {
-        width: w,
-        height: h,
-        data,
-    };
-    let q = match cond {
-        C::Isp => 55 - (severe(rng, split, sev, 0.0, 30.0) as u8),
-        _ => match split {
-            Split::Tuning => rng.random_range(70..95),
-            Split::HeldOut => rng.random_range(60..92),
-        },
-    };
-    jpeg_roundtrip(&image, q).unwrap_or(image)
 }
 
 /// A standard normal draw (sum of 4 uniforms, variance matched).
@@ -1013,6 +1235,37 @@ mod tests {
         }
         assert!(a[0].tilt_deg >= 28.0 && a[0].tilt_deg <= 50.0);
         assert_eq!(a[1].others.len(), 1);
+    }
+
+    #[test]
+    fn a_handheld_stream_moves_and_changes_exposure_but_keeps_its_scene() {
+        let spec = CameraSpec {
+            sizes: vec![(320, 240)],
+            per_condition: 1,
+            conditions: vec![CameraCondition::Glare],
+            split: Split::Tuning,
+        };
+        let streams: Vec<_> = generate_camera_streams(&spec, 4).collect();
+        assert_eq!(streams.len(), 1);
+        let (name, frames) = &streams[0];
+        assert_eq!(name, "glare_s1_320x240_000");
+        assert_eq!(frames.len(), 4);
+        assert_eq!(frames[3].file, "glare_s1_320x240_000_f03.png");
+        let mean = |f: &CameraFrame| {
+            f.image.data.iter().map(|&v| v as f64).sum::<f64>() / f.image.data.len() as f64
+        };
+        for pair in frames.windows(2) {
+            assert_eq!(pair[0].payload, pair[1].payload);
+            assert_ne!(pair[0].image, pair[1].image);
+        }
+        // Shake and exposure drift: the frames differ by more than sensor noise.
+        let spread = frames
+            .iter()
+            .map(mean)
+            .fold((f64::MAX, f64::MIN), |(lo, hi), m| (lo.min(m), hi.max(m)));
+        assert!(spread.1 - spread.0 > 0.5, "{spread:?}");
+        let again: Vec<_> = generate_camera_streams(&spec, 4).collect();
+        assert_eq!(again[0].1[2].image, frames[2].image);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N]
 //! ```
 //!
 //! `<folder>` holds `manifest.csv` and the frames under `corpus/` (PNG or JPEG). The manifest
@@ -29,6 +29,13 @@
 //! a steady stream (the same frame scanned again with the previous region of interest, as
 //! `FrameScanner` does); `--work` reports the counted work per frame against the per-frame
 //! budget; `--unbounded` lifts that budget (to check that it changes no result).
+//!
+//! A manifest with `stream` and `frame` columns (written by `qr_corpus --streams`) also gets
+//! the handheld-stream report: each stream fed in frame order to a fresh `FrameScanner`, with
+//! the frames to first read and the time to first read, next to the reference's results on
+//! the same frames (`--within N`: the target number of frames, default 10).
+
+mod streams;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -48,6 +55,9 @@ struct Entry {
     expected: Vec<String>,
     /// The codes that count as a read (the pairing codes among `expected`).
     pairing: Vec<String>,
+    /// The handheld stream the frame belongs to, and its index there.
+    stream: Option<String>,
+    frame: Option<usize>,
 }
 
 /// The production regions: what a phone accepts as a pairing code.
@@ -78,6 +88,7 @@ fn read_manifest(dir: &Path, policy: &PairingPolicy) -> Result<Vec<Entry>, Strin
         col("height"),
     );
     let others_c = col("other_payloads");
+    let (stream_c, frame_c) = (col("stream"), col("frame"));
     let extra_c: Vec<usize> = headers
         .iter()
         .enumerate()
@@ -130,6 +141,8 @@ fn read_manifest(dir: &Path, policy: &PairingPolicy) -> Result<Vec<Entry>, Strin
             size,
             expected,
             pairing,
+            stream: stream_c.map(get).filter(|s| !s.is_empty()),
+            frame: num(frame_c)?,
         });
     }
     Ok(out)
@@ -211,7 +224,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded]";
+const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N]";
 
 struct Row {
     size: (usize, usize),
@@ -228,6 +241,7 @@ fn run() -> Result<(), String> {
     let mut results: Option<PathBuf> = None;
     let (mut stages, mut roi, mut work, mut unbounded, mut no_plain, mut any_code) =
         (false, false, false, false, false, false);
+    let mut within = 10usize;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -242,6 +256,13 @@ fn run() -> Result<(), String> {
             "--unbounded" => unbounded = true,
             "--no-plain" => no_plain = true,
             "--any-code" => any_code = true,
+            "--within" => {
+                within = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--within takes a number of frames")?;
+            }
             s if s.starts_with("--") => return Err(format!("unknown option {s}\n{USAGE}")),
             _ => dir = Some(PathBuf::from(a)),
         }
@@ -498,6 +519,10 @@ fn run() -> Result<(), String> {
         for (k, v) in &stage_count {
             println!("{k}: {v}");
         }
+    }
+    if entries.iter().any(|e| e.stream.is_some()) {
+        let r = reference.as_ref().map(|(n, m)| (n.as_str(), m));
+        streams::report(&dir, &entries, r, &policy, within)?;
     }
     Ok(())
 }
