@@ -210,9 +210,14 @@ pub struct CameraFrame {
     pub image: LumaImage,
 }
 
-/// Generates the frames one at a time.
-pub fn generate_camera(spec: &CameraSpec) -> impl Iterator<Item = CameraFrame> + '_ {
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed());
+/// One frame (or stream) to render: size, condition, index, severity and its own generator,
+/// for every size, condition and index of `spec` in turn.
+#[allow(clippy::type_complexity)]
+fn jobs(
+    spec: &CameraSpec,
+    seed: u64,
+) -> impl Iterator<Item = (usize, usize, CameraCondition, usize, u8, ChaCha8Rng)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut jobs = Vec::new();
     for &(w, h) in &spec.sizes {
         for &c in &spec.conditions {
@@ -221,9 +226,15 @@ pub fn generate_camera(spec: &CameraSpec) -> impl Iterator<Item = CameraFrame> +
             }
         }
     }
-    jobs.into_iter().map(move |(w, h, c, i, seed)| {
+    jobs.into_iter().map(|(w, h, c, i, seed)| {
         let severity = (i % 3) as u8 + 1;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (w, h, c, i, severity, ChaCha8Rng::seed_from_u64(seed))
+    })
+}
+
+/// Generates the frames one at a time.
+pub fn generate_camera(spec: &CameraSpec) -> impl Iterator<Item = CameraFrame> + '_ {
+    jobs(spec, spec.seed()).map(move |(w, h, c, i, severity, mut rng)| {
         let mut f = render_camera_frame(w, h, c, severity, spec.split, &mut rng);
         f.file = format!("{}_s{}_{}x{}_{:03}.png", c.name(), severity, w, h, i);
         f
@@ -306,18 +317,7 @@ pub fn generate_camera_streams(
     spec: &CameraSpec,
     frames: usize,
 ) -> impl Iterator<Item = (String, Vec<CameraFrame>)> + '_ {
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed() ^ 0x5354_5245_414D);
-    let mut jobs = Vec::new();
-    for &(w, h) in &spec.sizes {
-        for &c in &spec.conditions {
-            for i in 0..spec.per_condition {
-                jobs.push((w, h, c, i, rng.random::<u64>()));
-            }
-        }
-    }
-    jobs.into_iter().map(move |(w, h, c, i, seed)| {
-        let severity = (i % 3) as u8 + 1;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    jobs(spec, spec.seed() ^ 0x5354_5245_414D).map(move |(w, h, c, i, severity, mut rng)| {
         let name = format!("{}_s{}_{}x{}_{:03}", c.name(), severity, w, h, i);
         let mut stream = render_handheld_stream(w, h, c, severity, spec.split, frames, &mut rng);
         for (k, f) in stream.iter_mut().enumerate() {
