@@ -11,7 +11,7 @@ use roger_core::pairing::{
     PayloadError,
 };
 use roger_core::printer::{PairingPreview, PrinterSession};
-use roger_core::qr::{scan_until, LumaFrame, PipelineOptions, WorkBudget};
+use roger_core::qr::{scan_until, FullResolution, LumaFrame, PipelineOptions, WorkBudget};
 
 use crate::args::{Global, PairArgs};
 use crate::context::Context;
@@ -70,6 +70,8 @@ pub fn read_image(path: &Path, policy: &PairingPolicy) -> Result<PairingPayload,
             placements: budget.placements * 4,
             decodes: budget.decodes * 4,
         },
+        // One still image, not a stream: every full-resolution pass.
+        full_resolution: FullResolution::Both,
     };
     let outcome = scan_until(&frame, &options, None, &|text| {
         parse_pairing_payload(text, policy).is_ok()

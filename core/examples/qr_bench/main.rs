@@ -3,7 +3,7 @@
 //! memory first).
 //!
 //! ```text
-//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N]
+//! cargo run --release -p roger-core --example qr_bench -- <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N] [--every-pass]
 //! ```
 //!
 //! `<folder>` holds `manifest.csv` and the frames under `corpus/` (PNG or JPEG). The manifest
@@ -33,7 +33,8 @@
 //! A manifest with `stream` and `frame` columns (written by `qr_corpus --streams`) also gets
 //! the handheld-stream report: each stream fed in frame order to a fresh `FrameScanner`, with
 //! the frames to first read and the time to first read, next to the reference's results on
-//! the same frames (`--within N`: the target number of frames, default 10).
+//! the same frames (`--within N`: the target number of frames, default 10; `--every-pass`:
+//! both full-resolution passes on every frame instead of in turns).
 
 mod streams;
 
@@ -224,7 +225,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N]";
+const USAGE: &str = "usage: qr_bench <folder> [--reference NAME=results.csv] [--results out.csv] [--no-plain] [--any-code] [--stages] [--roi] [--work] [--unbounded] [--within N] [--every-pass]";
 
 struct Row {
     size: (usize, usize),
@@ -242,6 +243,7 @@ fn run() -> Result<(), String> {
     let (mut stages, mut roi, mut work, mut unbounded, mut no_plain, mut any_code) =
         (false, false, false, false, false, false);
     let mut within = 10usize;
+    let mut every_pass = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--reference" => {
@@ -256,6 +258,7 @@ fn run() -> Result<(), String> {
             "--unbounded" => unbounded = true,
             "--no-plain" => no_plain = true,
             "--any-code" => any_code = true,
+            "--every-pass" => every_pass = true,
             "--within" => {
                 within = args
                     .next()
@@ -522,7 +525,7 @@ fn run() -> Result<(), String> {
     }
     if entries.iter().any(|e| e.stream.is_some()) {
         let r = reference.as_ref().map(|(n, m)| (n.as_str(), m));
-        streams::report(&dir, &entries, r, &policy, within)?;
+        streams::report(&dir, &entries, r, &policy, within, !every_pass)?;
     }
     Ok(())
 }

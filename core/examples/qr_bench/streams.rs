@@ -36,6 +36,7 @@ pub(crate) fn report(
     reference: Option<(&str, &HashMap<String, Res>)>,
     policy: &PairingPolicy,
     within: usize,
+    alternate_passes: bool,
 ) -> Result<(), String> {
     let mut streams: Vec<Stream<'_>> = Vec::new();
     for e in entries {
@@ -62,7 +63,9 @@ pub(crate) fn report(
             .pairing
             .iter()
             .find_map(|p| parse_pairing_payload(p, policy).ok());
-        let scanner = FrameScanner::new(ScannerConfig::new(policy.clone()));
+        let mut config = ScannerConfig::new(policy.clone());
+        config.alternate_passes = alternate_passes;
+        let scanner = FrameScanner::new(config);
         let mut run = Run::default();
         for (k, e) in s.frames.iter().enumerate() {
             let bytes = std::fs::read(dir.join("corpus").join(&e.file))

@@ -31,7 +31,7 @@ pub use frame::{
     luma_from_encoded, luma_from_rgba, FrameError, LumaFrame, LumaImage, PixelOrder, Rotation,
 };
 pub use pipeline::{
-    scan, scan_until, scan_with_roi, PipelineOptions, ScanHint, ScanOutcome, Stage,
+    scan, scan_until, scan_with_roi, FullResolution, PipelineOptions, ScanHint, ScanOutcome, Stage,
 };
 pub use scanner::{FrameScanner, FrameStats, ScanEvent, ScannerConfig, ScannerHint, SubmitOutcome};
 

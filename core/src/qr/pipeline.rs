@@ -31,6 +31,18 @@ pub enum ScanHint {
     Unreadable,
 }
 
+/// Which full-resolution passes a frame runs after the downscaled one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FullResolution {
+    /// Sparse rows, then every row with a lower contrast floor (a single frame's best).
+    #[default]
+    Both,
+    /// Sparse rows only (small codes).
+    Sparse,
+    /// Every row with the lower contrast floor only (faint codes).
+    Dense,
+}
+
 /// Pipeline switches (the default is what the benchmark measures).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PipelineOptions {
@@ -40,6 +52,9 @@ pub struct PipelineOptions {
     pub plain_fallback: bool,
     /// Most work one frame may cost, over all steps (see [`WorkBudget`]).
     pub budget: WorkBudget,
+    /// The full-resolution passes to run ([`FrameScanner`](super::FrameScanner) alternates
+    /// them from frame to frame).
+    pub full_resolution: FullResolution,
 }
 
 /// Result of scanning one frame.
@@ -278,6 +293,14 @@ fn scan_metered(
         min_range: 8,
     };
     for (p, stage) in [(sparse, Stage::Locator), (dense, Stage::Dense)] {
+        let wanted = match opts.full_resolution {
+            FullResolution::Both => true,
+            FullResolution::Sparse => stage == Stage::Locator,
+            FullResolution::Dense => stage == Stage::Dense,
+        };
+        if !wanted {
+            continue;
+        }
         if !meter.pass() {
             break;
         }

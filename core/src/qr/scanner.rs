@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::budget::Work;
 use super::frame::LumaFrame;
-use super::pipeline::{scan_until, PipelineOptions, ScanHint, Stage};
+use super::pipeline::{scan_until, FullResolution, PipelineOptions, ScanHint, Stage};
 use crate::pairing::payload::{parse_pairing_payload, PairingPayload, PairingPolicy, PayloadError};
 
 /// Scanner settings.
@@ -41,6 +41,9 @@ pub struct ScannerConfig {
     pub pipeline: PipelineOptions,
     /// Minimum time between two reports of the same hint.
     pub hint_interval: Duration,
+    /// Let the full-resolution passes take turns from frame to frame (default `true`; `false`
+    /// runs both on every frame, as [`scan_until`] does by default).
+    pub alternate_passes: bool,
 }
 
 impl ScannerConfig {
@@ -50,6 +53,7 @@ impl ScannerConfig {
             policy,
             pipeline: PipelineOptions::default(),
             hint_interval: Duration::from_secs(1),
+            alternate_passes: true,
         }
     }
 }
@@ -111,6 +115,8 @@ struct State {
     /// Codes reported since the last reset, the latest last.
     reported: Vec<PairingPayload>,
     roi: Option<(f32, f32, f32, f32)>,
+    /// Frames decoded since the last reset (picks the full-resolution pass).
+    frames: u64,
     last_hint: Option<(ScannerHint, Instant)>,
     last_frame: Option<FrameStats>,
 }
@@ -187,12 +193,27 @@ impl FrameScanner {
         if self.panic_next.swap(false, Ordering::SeqCst) {
             panic!("injected locator panic");
         }
-        let roi = self.lock().roi;
+        let (roi, n) = {
+            let mut st = self.lock();
+            st.frames += 1;
+            (st.roi, st.frames)
+        };
+        // A stream, not a single frame: the two full-resolution passes take turns, so a frame
+        // that shows no readable code costs one of them, and each still runs every other
+        // frame (at 30 frames a second, 15 times a second each).
+        let mut pipeline = self.config.pipeline;
+        if self.config.alternate_passes {
+            pipeline.full_resolution = if n % 2 == 1 {
+                FullResolution::Sparse
+            } else {
+                FullResolution::Dense
+            };
+        }
         // Look for a pairing code, not for any code: a step that reads only an app link or a
         // help page next to the pairing code does not end the frame's scan.
         let policy = &self.config.policy;
         let accept = |t: &str| parse_pairing_payload(t, policy).is_ok();
-        let out = scan_until(frame, &self.config.pipeline, roi, &accept);
+        let out = scan_until(frame, &pipeline, roi, &accept);
         let mut st = self.lock();
         st.roi = out.region;
         st.last_frame = Some(FrameStats {
@@ -287,6 +308,26 @@ mod tests {
             }
         }
         LumaImage::new(w, h, data).expect("valid")
+    }
+
+    #[test]
+    fn the_full_resolution_passes_take_turns_from_frame_to_frame() {
+        // A frame without a code runs every pass it is given.
+        let blank = LumaImage::new(400, 300, vec![128; 400 * 300]).expect("valid");
+        let passes = |alternate: bool| {
+            let mut config = ScannerConfig::new(policy());
+            config.alternate_passes = alternate;
+            let s = FrameScanner::new(config);
+            (0..4)
+                .map(|_| {
+                    s.submit(&blank.as_frame());
+                    s.last_frame().map(|f| f.work.passes)
+                })
+                .collect::<Vec<_>>()
+        };
+        // Downscaled, then one full-resolution pass; both when alternation is off.
+        assert_eq!(passes(true), vec![Some(2); 4]);
+        assert_eq!(passes(false), vec![Some(3); 4]);
     }
 
     #[test]
