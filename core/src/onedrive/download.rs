@@ -517,21 +517,18 @@ mod tests {
             }
         }
 
+        /// Stages a 1000-byte item whose content URL answers `content`.
+        async fn serve_item_of_1000(server: &MockServer, content: ResponseTemplate) {
+            serve_get(server, "/item", item(server, "/content", 1000, "c1"), None).await;
+            serve_get(server, "/content", content, None).await;
+        }
+
         #[tokio::test]
         async fn a_body_shorter_than_the_item_is_an_error_and_leaves_no_file() {
             let server = MockServer::start().await;
-            serve_get(
+            serve_item_of_1000(
                 &server,
-                "/item",
-                item(&server, "/content", 1000, "c1"),
-                None,
-            )
-            .await;
-            serve_get(
-                &server,
-                "/content",
                 ResponseTemplate::new(200).set_body_bytes(pattern(500)),
-                None,
             )
             .await;
             let dest = dest("short.pdf");
@@ -544,18 +541,9 @@ mod tests {
         #[tokio::test]
         async fn a_body_longer_than_the_item_is_an_error_and_leaves_no_file() {
             let server = MockServer::start().await;
-            serve_get(
+            serve_item_of_1000(
                 &server,
-                "/item",
-                item(&server, "/content", 1000, "c1"),
-                None,
-            )
-            .await;
-            serve_get(
-                &server,
-                "/content",
                 ResponseTemplate::new(200).set_body_bytes(pattern(1500)),
-                None,
             )
             .await;
             let dest = dest("long.pdf");
@@ -568,18 +556,9 @@ mod tests {
         async fn a_body_of_the_item_size_lands_whole() {
             let server = MockServer::start().await;
             let body = pattern(1000);
-            serve_get(
+            serve_item_of_1000(
                 &server,
-                "/item",
-                item(&server, "/content", 1000, "c1"),
-                None,
-            )
-            .await;
-            serve_get(
-                &server,
-                "/content",
                 ResponseTemplate::new(200).set_body_bytes(body.clone()),
-                None,
             )
             .await;
             let dest = dest("whole.pdf");
@@ -698,14 +677,7 @@ mod tests {
         #[tokio::test]
         async fn a_url_that_stays_refused_gives_up_after_bounded_renewals() {
             let server = MockServer::start().await;
-            serve_get(
-                &server,
-                "/item",
-                item(&server, "/content", 1000, "c1"),
-                None,
-            )
-            .await;
-            serve_get(&server, "/content", ResponseTemplate::new(410), None).await;
+            serve_item_of_1000(&server, ResponseTemplate::new(410)).await;
             let dest = dest("gone.pdf");
             match run(&server, &dest).await {
                 Err(TransferError::Drive(crate::onedrive::OneDriveError::Core(Error::Http {

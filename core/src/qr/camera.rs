@@ -347,8 +347,10 @@ pub fn render_handheld_stream(
     let (mut gain, mut level) = (0f32, 0f32);
     let mut out = Vec::with_capacity(frames);
     for k in 0..frames {
-        let mut light = if k == 0 {
-            sc.light.clone()
+        // The first frame is the scene as rendered; the next ones are shaken copies of it.
+        let moved;
+        let light: &[f32] = if k == 0 {
+            &sc.light
         } else {
             let (sx, sy) = (gauss(rng) * step, gauss(rng) * step);
             dx += sx;
@@ -363,15 +365,15 @@ pub fn render_handheld_stream(
             if len >= 1.0 {
                 motion_blur(&mut l, w, h, len, sy.atan2(sx));
             }
-            l
+            moved = l;
+            &moved
         };
         let t = Tone {
             white_e: tone.white_e * gain.exp(),
             white_out: tone.white_out * level.exp(),
             ..tone
         };
-        let g = sense(&sc, &light, &t, rng);
-        light.clear();
+        let g = sense(&sc, light, &t, rng);
         out.push(sc.frame(isp.apply(&sc, g)));
     }
     out
