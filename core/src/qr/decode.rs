@@ -213,21 +213,23 @@ pub(crate) fn decode_located(
                     continue;
                 };
                 let mut text = None;
+                let confidence = detect::module_confidence(&samples, dim);
                 for kind in 0..detect::BIT_GRID_KINDS {
                     let bits = detect::bit_grid(kind, &samples, &loc, &b);
                     let (errs, n) = detect::function_pattern_errors(&bits, dim);
                     if errs * 5 > n || meter.failed_before(&bits, dim) {
                         continue;
                     }
-                    // The fast check first: rqrr is called only on grids that correct.
-                    if !reed_solomon::corrects(&bits, dim) {
+                    // Our correction first (errors, then the least sure codewords erased):
+                    // rqrr decodes only grids whose every block corrected.
+                    let Some(fixed) = reed_solomon::correct(&bits, Some(&confidence), dim) else {
                         meter.remember_failure(&bits, dim);
                         continue;
-                    }
+                    };
                     if !meter.decode() {
                         break 'rounds;
                     }
-                    text = decode_grid(&bits, dim);
+                    text = decode_grid(&fixed, dim);
                     if text.is_some() {
                         break;
                     }

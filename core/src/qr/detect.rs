@@ -1209,6 +1209,51 @@ fn local_threshold(samples: &[u8], dim: usize, flip: bool) -> Vec<bool> {
     g
 }
 
+/// How sure each module's bit is, from 0 to 127, for the erasures of
+/// [`reed_solomon::correct`](super::reed_solomon::correct): 0 where the sample is clipped (a
+/// glare spot brighter than the code's own light modules: what is under it is unknown), where
+/// the 9x9 modules around it hold no contrast (a finger, a spot wider than the window), else
+/// how far the sample is from the local threshold, relative to the local range.
+pub(crate) fn module_confidence(samples: &[u8], dim: usize) -> Vec<u8> {
+    /// Local range (grey levels) under which a module carries no information.
+    const FLAT: u16 = 12;
+    /// Samples this bright are clipped, or nearly: the sensor's top.
+    const CLIPPED: u8 = 245;
+    /// How much brighter than the code's light modules a clipped sample must be to count as
+    /// glare (on a washed-out screen every light module is clipped, and that is information).
+    const ABOVE_LIGHT: u16 = 12;
+    let lo = window9(samples, dim, false);
+    let hi = window9(samples, dim, true);
+    // The light modules' level: the upper quartile (about half the modules are light).
+    let mut hist = [0u32; 256];
+    for &v in samples {
+        hist[v as usize] += 1;
+    }
+    let mut seen = 0usize;
+    let mut light = 255u16;
+    for (v, &c) in hist.iter().enumerate() {
+        seen += c as usize;
+        if seen * 4 >= samples.len() * 3 {
+            light = v as u16;
+            break;
+        }
+    }
+    let glare = (light + ABOVE_LIGHT).max(CLIPPED as u16);
+    samples
+        .iter()
+        .zip(lo.iter().zip(&hi))
+        .map(|(&v, (&l, &h))| {
+            let range = h as u16 - l as u16;
+            if range < FLAT || v as u16 >= glare {
+                return 0;
+            }
+            let t = (l as u16 + h as u16).div_ceil(2);
+            let off = (v as u16).abs_diff(t);
+            (off * 254 / range).min(127) as u8
+        })
+        .collect()
+}
+
 /// Minimum (or maximum) over the 9x9 window around each cell of a `dim`x`dim` grid, clipped
 /// at the edges. Separable, and each 9-wide pass is two 3-wide passes (offsets 1, then 3) on
 /// a copy padded by 4 neutral cells: 4 comparisons per cell and direction instead of 8.
@@ -1366,6 +1411,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A checkerboard of dark (`dark`) and light (`light`) modules.
+    fn checkerboard(dim: usize, dark: u8, light: u8) -> Vec<u8> {
+        (0..dim * dim)
+            .map(|i| if (i % dim + i / dim) % 2 == 0 { dark } else { light })
+            .collect()
+    }
+
+    #[test]
+    fn a_glare_spot_is_unsure_and_clipped_light_modules_of_a_washed_out_code_are_not() {
+        let dim = 29;
+        let mut v = checkerboard(dim, 40, 200);
+        for y in 10..16 {
+            for x in 10..16 {
+                v[y * dim + x] = 255;
+            }
+        }
+        // A module halfway to the threshold is about half sure.
+        v[2 * dim + 2] = 80;
+        let c = module_confidence(&v, dim);
+        for y in 10..16 {
+            for x in 10..16 {
+                assert_eq!(c[y * dim + x], 0, "clipped ({x}, {y})");
+            }
+        }
+        assert!(c[dim + 20] >= 120 && c[20 * dim + 3] >= 120, "sound modules");
+        assert!((40..90).contains(&c[2 * dim + 2]), "halfway: {}", c[2 * dim + 2]);
+        // Washed out: every light module is at 255, and that is what light looks like there.
+        let washed = checkerboard(dim, 190, 255);
+        assert!(module_confidence(&washed, dim).iter().all(|&c| c >= 120));
+        // No contrast at all (a finger over the whole window): nothing is sure.
+        assert!(module_confidence(&[90; 29 * 29], dim).iter().all(|&c| c == 0));
     }
 
     #[test]

@@ -224,29 +224,56 @@ fn masked(mask: u16, x: usize, y: usize) -> bool {
 }
 
 /// Whether rqrr's decoder will correct this grid (`true` = dark, row-major, `dim` x `dim`), in
-/// the orientation given or mirrored (as rqrr tries both).
+/// the orientation given or mirrored (as rqrr tries both). Errors only, as rqrr corrects.
+#[cfg(test)]
 pub(crate) fn corrects(bits: &[bool], dim: usize) -> bool {
-    if bits.len() != dim * dim || dim < 21 || !(dim - 17).is_multiple_of(4) || dim > 177 {
-        return false;
-    }
-    corrects_as(bits, dim, false) || corrects_as(bits, dim, true)
+    correct(bits, None, dim).is_some()
 }
 
-fn corrects_as(bits: &[bool], dim: usize, mirrored: bool) -> bool {
-    let at = |x: usize, y: usize| {
-        if mirrored {
-            bits[x * dim + y]
-        } else {
-            bits[y * dim + x]
-        }
-    };
+/// Symbols a block keeps unused when it corrects with erasures: a block that corrects `t`
+/// errors and `e` erasures needs `2t + e` of its `ecc - p` check symbols, and the rest is what
+/// catches a miscorrection (a wrong payload). With 4 spare symbols, a random word passes a
+/// trial with a chance under 2^-32.
+const ERASURE_MARGIN: usize = 4;
+/// Confidence (see [`correct`]) at or above which a codeword is never erased.
+const ERASABLE_BELOW: u8 = 64;
+/// Erasure trials per block after the errors-only one.
+const ERASURE_TRIALS: usize = 4;
+
+/// The grid with every Reed–Solomon block corrected and written back (data mask applied),
+/// ready for rqrr's decoder, or `None` when some block does not correct. Tried as given, then
+/// mirrored (as rqrr tries both); the grid returned is in the orientation given.
+///
+/// `confidence`, one value per module (0 = no idea, 127 and up = sure), turns on
+/// generalised-minimum-distance decoding: a block that does not correct with errors only is
+/// tried again with its least confident codewords erased (a codeword is as confident as its
+/// least confident module). An erased codeword costs one check symbol instead of two, so a
+/// glare spot that clips a tenth of the code, or a blurred stripe, still corrects, while
+/// [`ERASURE_MARGIN`] symbols stay unused to catch a miscorrection.
+pub(crate) fn correct(bits: &[bool], confidence: Option<&[u8]>, dim: usize) -> Option<Vec<bool>> {
+    if bits.len() != dim * dim || dim < 21 || !(dim - 17).is_multiple_of(4) || dim > 177 {
+        return None;
+    }
+    if confidence.is_some_and(|c| c.len() != bits.len()) {
+        return None;
+    }
+    correct_as(bits, confidence, dim, false).or_else(|| correct_as(bits, confidence, dim, true))
+}
+
+fn correct_as(
+    bits: &[bool],
+    confidence: Option<&[u8]>,
+    dim: usize,
+    mirrored: bool,
+) -> Option<Vec<bool>> {
+    let index = |x: usize, y: usize| if mirrored { x * dim + y } else { y * dim + x };
     // rqrr reads the format (level and mask): ask it, so that both agree.
     let meta = catch_unwind(AssertUnwindSafe(|| {
-        let grid = rqrr::SimpleGrid::from_func(dim, at);
+        let grid = rqrr::SimpleGrid::from_func(dim, |x, y| bits[index(x, y)]);
         rqrr::Grid::new(grid).get_raw_data().map(|(m, _)| m)
     }));
     let Ok(Ok(meta)) = meta else {
-        return false;
+        return None;
     };
     let version = (dim - 17) / 4;
     // rqrr numbers levels as the format bits do (M, L, H, Q); the tables go L, M, Q, H.
@@ -254,10 +281,15 @@ fn corrects_as(bits: &[bool], dim: usize, mirrored: bool) -> bool {
     let order = reading_order(version);
     let total = total_codewords(version);
     let mut words = vec![0u8; total];
+    let mut sure = vec![u8::MAX; total];
     for (i, &m) in order.iter().enumerate() {
         let (x, y) = (m as usize % dim, m as usize / dim);
-        if at(x, y) != masked(meta.mask, x, y) {
+        let at = index(x, y);
+        if bits[at] != masked(meta.mask, x, y) {
             words[i / 8] |= 0x80 >> (i % 8);
+        }
+        if let Some(c) = confidence {
+            sure[i / 8] = sure[i / 8].min(c[at]);
         }
     }
     let blocks = BLOCKS[level][version - 1] as usize;
@@ -265,50 +297,118 @@ fn corrects_as(bits: &[bool], dim: usize, mirrored: bool) -> bool {
     let short_len = total / blocks;
     let short_blocks = blocks - total % blocks;
     let short_data = short_len - ecc;
-    let can_fix = (ecc - misdecode_protection(version, level)) / 2;
+    let check = ecc - misdecode_protection(version, level);
+    let max_erasures = if confidence.is_some() {
+        check.saturating_sub(ERASURE_MARGIN)
+    } else {
+        0
+    };
+    let mut fixed = words.clone();
+    let mut slots = Vec::with_capacity(short_len + 1);
     let mut block = Vec::with_capacity(short_len + 1);
     for b in 0..blocks {
-        block.clear();
         // Data codewords are interleaved column by column; long blocks (after the short
         // ones) have one more, after the columns all blocks share.
+        slots.clear();
         let data = short_data + usize::from(b >= short_blocks);
         for i in 0..data {
-            let at = if i < short_data {
+            slots.push(if i < short_data {
                 i * blocks + b
             } else {
                 short_data * blocks + (b - short_blocks)
-            };
-            block.push(words[at]);
+            });
         }
         let ecc_start = short_data * blocks + (blocks - short_blocks);
-        for i in 0..ecc {
-            block.push(words[ecc_start + i * blocks + b]);
+        slots.extend((0..ecc).map(|i| ecc_start + i * blocks + b));
+        if !correct_block_trials(&words, &sure, &slots, &mut block, ecc, check, max_erasures) {
+            return None;
         }
-        if !correct_block(&mut block, ecc, can_fix) {
-            return false;
+        for (&w, &v) in slots.iter().zip(&block) {
+            fixed[w] = v;
         }
     }
-    true
+    let mut out = bits.to_vec();
+    for (i, &m) in order.iter().enumerate() {
+        let (x, y) = (m as usize % dim, m as usize / dim);
+        out[index(x, y)] = (fixed[i / 8] & (0x80 >> (i % 8)) != 0) != masked(meta.mask, x, y);
+    }
+    Some(out)
 }
 
-/// Corrects one block (data then `ecc` codewords) in place if it has at most `can_fix`
-/// errors; `false` when it cannot be corrected.
-fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize) -> bool {
+/// Corrects the block whose codewords sit at `slots` of `words` into `block`: errors only
+/// first, then with the 1/4, 2/4, ... of `max_erasures` least sure codewords erased.
+fn correct_block_trials(
+    words: &[u8],
+    sure: &[u8],
+    slots: &[usize],
+    block: &mut Vec<u8>,
+    ecc: usize,
+    check: usize,
+    max_erasures: usize,
+) -> bool {
+    let fill = |block: &mut Vec<u8>| {
+        block.clear();
+        block.extend(slots.iter().map(|&w| words[w]));
+    };
+    fill(block);
+    if correct_block(block, ecc, check / 2, &[]) {
+        return true;
+    }
+    // Positions in the block, least sure first, among those not sure enough to keep.
+    let mut doubtful: Vec<usize> = (0..slots.len())
+        .filter(|&i| sure[slots[i]] < ERASABLE_BELOW)
+        .collect();
+    if doubtful.is_empty() || max_erasures == 0 {
+        return false;
+    }
+    doubtful.sort_by_key(|&i| sure[slots[i]]);
+    let most = doubtful.len().min(max_erasures);
+    let step = most.div_ceil(ERASURE_TRIALS).max(1);
+    let mut k = step.min(most);
+    loop {
+        fill(block);
+        // 2t + k <= max_erasures: the errors the erasures leave room for.
+        let can_fix = (max_erasures - k) / 2;
+        if correct_block(block, ecc, can_fix, &doubtful[..k]) {
+            return true;
+        }
+        if k == most {
+            return false;
+        }
+        k = (k + step).min(most);
+    }
+}
+
+/// Corrects one block (data then `ecc` codewords) in place if it has at most `can_fix` errors
+/// besides the codewords at `erased` (indices into the block, whose values are unknown);
+/// `false` when it cannot be corrected.
+fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize, erased: &[usize]) -> bool {
     let mut s = [0u8; 64];
     if !syndromes(block, ecc, &mut s) {
         return true;
     }
     let s = &s[..ecc];
-    // Berlekamp–Massey: the error locator Λ(x), Λ(0) = 1.
+    let n = block.len();
+    let e = erased.len();
+    if e >= ecc {
+        return false;
+    }
+    // The erasure locator Γ(x) = Π (1 - X_j x), X_j = α^(n - 1 - index): Berlekamp–Massey
+    // starts from it and finds the errors' locator on top, Λ(x) = Γ(x) E(x).
     let mut lambda = [0u8; 65];
-    let mut prev = [0u8; 65];
     lambda[0] = 1;
-    prev[0] = 1;
-    let (mut l, mut shift, mut last_d) = (0usize, 1usize, 1u8);
-    for n in 0..ecc {
-        let mut d = s[n];
+    for &i in erased {
+        let x = EXP[(n - 1 - i) % 255];
+        for d in (1..=64).rev() {
+            lambda[d] ^= mul(lambda[d - 1], x);
+        }
+    }
+    let mut prev = lambda;
+    let (mut l, mut shift, mut last_d) = (e, 1usize, 1u8);
+    for r in e..ecc {
+        let mut d = s[r];
         for i in 1..=l {
-            d ^= mul(lambda[i], s[n - i]);
+            d ^= mul(lambda[i], s[r - i]);
         }
         if d == 0 {
             shift += 1;
@@ -319,8 +419,8 @@ fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize) -> bool {
         for i in 0..=64 - shift {
             lambda[i + shift] ^= mul(coef, prev[i]);
         }
-        if 2 * l <= n {
-            l = n + 1 - l;
+        if 2 * l <= r + e {
+            l = r + 1 + e - l;
             prev = before;
             last_d = d;
             shift = 1;
@@ -328,7 +428,7 @@ fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize) -> bool {
             shift += 1;
         }
     }
-    if l == 0 || l > can_fix {
+    if l == 0 || l < e || l - e > can_fix {
         return false;
     }
     // Ω(x) = S(x) Λ(x) mod x^ecc.
@@ -339,7 +439,6 @@ fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize) -> bool {
         }
     }
     // Chien search over the block's positions, Forney for each error's value.
-    let n = block.len();
     let mut found = 0;
     for p in 0..n {
         let x_inv = EXP[(255 - p % 255) % 255];
@@ -357,8 +456,8 @@ fn correct_block(block: &mut [u8], ecc: usize, can_fix: usize) -> bool {
             return false;
         }
         let x = EXP[p % 255];
-        let e = mul(x, div(eval(&omega[..ecc], x_inv), deriv));
-        block[n - 1 - p] ^= e;
+        let v = mul(x, div(eval(&omega[..ecc], x_inv), deriv));
+        block[n - 1 - p] ^= v;
         found += 1;
     }
     found == l && !syndromes(block, ecc, &mut [0u8; 64])
@@ -504,6 +603,131 @@ mod tests {
                 );
             }
         }
+    }
+
+    const PAIRING: &str = "https://eu.roger.myq.cloud/pair?v=1&code=ABCD-EFGH";
+
+    fn decoded(bits: &[bool], dim: usize) -> Option<String> {
+        super::super::decode::decode_grid(bits, dim)
+    }
+
+    /// A glare spot: the modules of a square clipped to light and known to carry nothing.
+    fn clip(bits: &mut [bool], sure: &mut [u8], dim: usize, x0: usize, y0: usize, side: usize) {
+        for y in y0..(y0 + side).min(dim) {
+            for x in x0..(x0 + side).min(dim) {
+                bits[y * dim + x] = false;
+                sure[y * dim + x] = 0;
+            }
+        }
+    }
+
+    #[test]
+    fn a_clipped_spot_beyond_the_errors_only_capacity_corrects_with_erasures() {
+        let (mut read, mut beyond) = (0, 0);
+        for (version, level) in [(4, EcLevel::M), (5, EcLevel::Q), (7, EcLevel::M)] {
+            let (dim, clean) = grid(PAIRING.as_bytes(), version, level).expect("fits");
+            // A square of 17 % of the code's area, off the finder patterns.
+            let side = (dim as f32 * 0.41) as usize;
+            for (x0, y0) in [
+                (10, 10),
+                (dim - side - 1, dim / 2 - side / 2),
+                (9, dim - side - 9),
+            ] {
+                let mut bits = clean.clone();
+                let mut sure = vec![127u8; dim * dim];
+                clip(&mut bits, &mut sure, dim, x0, y0, side);
+                beyond += usize::from(!corrects(&bits, dim));
+                let fixed = correct(&bits, Some(&sure), dim).expect("erasures correct");
+                assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
+                read += 1;
+            }
+        }
+        assert_eq!(read, 9);
+        // Where the spot clips mostly light modules, errors alone can do; most need erasures.
+        assert!(beyond >= 6, "errors only failed on {beyond} of 9");
+    }
+
+    #[test]
+    fn erasures_beyond_the_margin_do_not_correct() {
+        let (dim, clean) = grid(PAIRING.as_bytes(), 4, EcLevel::M).expect("fits");
+        let order = reading_order(4);
+        // Version 4-M: 2 blocks of 18 check codewords. Erase and damage codewords of both
+        // blocks (the ecc part, interleaved: word k belongs to block k % 2), 15 per block:
+        // more than 18 - ERASURE_MARGIN leaves room for.
+        let total = total_codewords(4);
+        let ecc_start = total - 2 * 18;
+        let mut bits = clean.clone();
+        let mut sure = vec![127u8; dim * dim];
+        for k in 0..30 {
+            for bit in 0..8 {
+                let m = order[(ecc_start + k) * 8 + bit] as usize;
+                bits[m] = !bits[m];
+                sure[m] = 0;
+            }
+        }
+        assert!(correct(&bits, Some(&sure), dim).is_none());
+        // Within the margin (12 per block), the same damage corrects.
+        let mut bits = clean.clone();
+        let mut sure = vec![127u8; dim * dim];
+        for k in 0..24 {
+            for bit in 0..8 {
+                let m = order[(ecc_start + k) * 8 + bit] as usize;
+                bits[m] = !bits[m];
+                sure[m] = 0;
+            }
+        }
+        let fixed = correct(&bits, Some(&sure), dim).expect("within the margin");
+        assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
+    }
+
+    /// Heavy random damage with a random, partly misleading confidence: a grid that corrects
+    /// always decodes to the text encoded, never to another.
+    #[test]
+    fn erasure_decoding_never_reads_a_wrong_payload() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+        let (mut fixed, mut refused, mut by_erasures) = (0, 0, 0);
+        for round in 0..1500 {
+            let version = [2, 3, 4, 5, 7][round % 5];
+            let level = LEVELS[(round / 5) % 4];
+            let Some((dim, mut bits)) = grid(PAIRING.as_bytes(), version, level) else {
+                continue;
+            };
+            let mut sure: Vec<u8> = (0..dim * dim).map(|_| rng.random_range(60..128)).collect();
+            let order = reading_order(version as usize);
+            let words = order.len() / 8;
+            // Whole codewords damaged, as a glare spot or a smear does, most of them doubtful;
+            // some sound codewords doubtful too.
+            let damaged = rng.random_range(0..words * 2 / 5);
+            for _ in 0..damaged {
+                let w = rng.random_range(0..words);
+                let doubtful = rng.random_bool(0.8);
+                for bit in 0..8 {
+                    let m = order[w * 8 + bit] as usize;
+                    if rng.random_bool(0.5) {
+                        bits[m] = !bits[m];
+                    }
+                    if doubtful {
+                        sure[m] = rng.random_range(0..40);
+                    }
+                }
+            }
+            for _ in 0..damaged / 3 {
+                let w = rng.random_range(0..words);
+                sure[order[w * 8] as usize] = rng.random_range(0..40);
+            }
+            match correct(&bits, Some(&sure), dim) {
+                Some(g) => {
+                    assert_eq!(decoded(&g, dim).as_deref(), Some(PAIRING), "round {round}");
+                    fixed += 1;
+                    by_erasures += usize::from(!corrects(&bits, dim));
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(
+            fixed > 200 && refused > 200 && by_erasures > 40,
+            "fixed {fixed} ({by_erasures} by erasures), refused {refused}"
+        );
     }
 
     #[test]
