@@ -504,8 +504,10 @@ pub(crate) fn triples(finders: &[Finder]) -> Vec<Triple> {
                 if mmax > mmin * 2.5 {
                     continue;
                 }
-                if let Some(t) = orient([i, j, k], [a, b, c]) {
-                    out.push(t);
+                for tl in 0..3 {
+                    if let Some(t) = orient([i, j, k], [a, b, c], tl) {
+                        out.push(t);
+                    }
                 }
             }
         }
@@ -514,18 +516,25 @@ pub(crate) fn triples(finders: &[Finder]) -> Vec<Triple> {
     out
 }
 
-fn orient(idx: [usize; 3], f: [Finder; 3]) -> Option<Triple> {
-    let d01 = f[0].c.dist(f[1].c);
-    let d12 = f[1].c.dist(f[2].c);
-    let d02 = f[0].c.dist(f[2].c);
-    // The corner opposite the longest side is top-left.
-    let (tl, a, c) = if d12 >= d01 && d12 >= d02 {
-        (0, 1, 2)
-    } else if d02 >= d01 && d02 >= d12 {
-        (1, 0, 2)
-    } else {
-        (2, 0, 1)
+/// Shortest the side opposite the top-left finder may be, relative to the triple's longest
+/// side: on a flat code it is the longest (the diagonal), but under strong perspective the
+/// near leg can outgrow it (a code tilted 50° about its vertical axis: 186 px leg, 182 px
+/// diagonal).
+const MIN_DIAGONAL: f32 = 0.8;
+
+/// The triple with finder `tl` as the top-left one, if the three can be a code's corners that
+/// way; scored so that the finder opposite the longest side comes first.
+fn orient(idx: [usize; 3], f: [Finder; 3], tl: usize) -> Option<Triple> {
+    let (a, c) = match tl {
+        0 => (1, 2),
+        1 => (0, 2),
+        _ => (0, 1),
     };
+    let diagonal = f[a].c.dist(f[c].c);
+    let longest = diagonal.max(f[tl].c.dist(f[a].c)).max(f[tl].c.dist(f[c].c));
+    if diagonal < longest * MIN_DIAGONAL {
+        return None;
+    }
     let (p, q, r) = (f[tl].c, f[a].c, f[c].c);
     let (vx1, vy1) = (q.x - p.x, q.y - p.y);
     let (vx2, vy2) = (r.x - p.x, r.y - p.y);
@@ -548,7 +557,8 @@ fn orient(idx: [usize; 3], f: [Finder; 3]) -> Option<Triple> {
     let cross = vx1 * vy2 - vy1 * vx2;
     let (tr, bl) = if cross > 0.0 { (a, c) } else { (c, a) };
     let confirmations = (f[0].count + f[1].count + f[2].count) as f32;
-    let score = (ratio - 1.0) * 2.0 + cos.abs() * 2.0 - confirmations.min(12.0) * 0.05;
+    let score = (ratio - 1.0) * 2.0 + cos.abs() * 2.0 - confirmations.min(12.0) * 0.05
+        + (1.0 - diagonal / longest) * 4.0;
     Some(Triple {
         tl: f[tl],
         tr: f[tr],
@@ -1416,7 +1426,13 @@ mod tests {
     /// A checkerboard of dark (`dark`) and light (`light`) modules.
     fn checkerboard(dim: usize, dark: u8, light: u8) -> Vec<u8> {
         (0..dim * dim)
-            .map(|i| if (i % dim + i / dim) % 2 == 0 { dark } else { light })
+            .map(|i| {
+                if (i % dim + i / dim) % 2 == 0 {
+                    dark
+                } else {
+                    light
+                }
+            })
             .collect()
     }
 
@@ -1437,13 +1453,48 @@ mod tests {
                 assert_eq!(c[y * dim + x], 0, "clipped ({x}, {y})");
             }
         }
-        assert!(c[dim + 20] >= 120 && c[20 * dim + 3] >= 120, "sound modules");
-        assert!((40..90).contains(&c[2 * dim + 2]), "halfway: {}", c[2 * dim + 2]);
+        assert!(
+            c[dim + 20] >= 120 && c[20 * dim + 3] >= 120,
+            "sound modules"
+        );
+        assert!(
+            (40..90).contains(&c[2 * dim + 2]),
+            "halfway: {}",
+            c[2 * dim + 2]
+        );
         // Washed out: every light module is at 255, and that is what light looks like there.
         let washed = checkerboard(dim, 190, 255);
         assert!(module_confidence(&washed, dim).iter().all(|&c| c >= 120));
         // No contrast at all (a finger over the whole window): nothing is sure.
-        assert!(module_confidence(&[90; 29 * 29], dim).iter().all(|&c| c == 0));
+        assert!(module_confidence(&[90; 29 * 29], dim)
+            .iter()
+            .all(|&c| c == 0));
+    }
+
+    #[test]
+    fn a_strongly_tilted_triple_whose_near_leg_outgrows_the_diagonal_is_still_formed() {
+        // Finder centres of a code tilted 49° (the camera corpus): the left leg, near the
+        // camera, is 186 px, the diagonal 182 px.
+        let at = |x, y, module| Finder {
+            c: PointF { x, y },
+            module,
+            count: 5,
+            dark: true,
+        };
+        let f = [
+            at(307.0, 272.0, 6.6),
+            at(318.0, 86.0, 5.9),
+            at(422.0, 131.0, 4.4),
+        ];
+        let t = triples(&f);
+        let right = t.iter().find(|t| t.idx == [1, 2, 0]);
+        assert!(
+            right.is_some(),
+            "{:?}",
+            t.iter().map(|t| t.idx).collect::<Vec<_>>()
+        );
+        // The finder opposite the longest side still comes first.
+        assert_eq!(t[0].idx[0], 2);
     }
 
     #[test]
