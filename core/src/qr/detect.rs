@@ -1427,7 +1427,7 @@ mod tests {
     fn checkerboard(dim: usize, dark: u8, light: u8) -> Vec<u8> {
         (0..dim * dim)
             .map(|i| {
-                if (i % dim + i / dim) % 2 == 0 {
+                if (i % dim + i / dim).is_multiple_of(2) {
                     dark
                 } else {
                     light
