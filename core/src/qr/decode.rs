@@ -213,7 +213,13 @@ pub(crate) fn decode_located(
                     continue;
                 };
                 let mut text = None;
-                let confidence = detect::module_confidence(&samples, dim);
+                // Computed once per grid, and only if a block needs erasures.
+                let confidence = std::cell::OnceCell::new();
+                let confidence = || {
+                    confidence
+                        .get_or_init(|| detect::module_confidence(&samples, dim))
+                        .as_slice()
+                };
                 for kind in 0..detect::BIT_GRID_KINDS {
                     let bits = detect::bit_grid(kind, &samples, &loc, &b);
                     let (errs, n) = detect::function_pattern_errors(&bits, dim);

@@ -244,25 +244,27 @@ const ERASURE_TRIALS: usize = 4;
 /// ready for rqrr's decoder, or `None` when some block does not correct. Tried as given, then
 /// mirrored (as rqrr tries both); the grid returned is in the orientation given.
 ///
-/// `confidence`, one value per module (0 = no idea, 127 and up = sure), turns on
-/// generalised-minimum-distance decoding: a block that does not correct with errors only is
+/// `confidence` gives one value per module (0 = no idea, 127 and up = sure) and turns on
+/// generalised-minimum-distance decoding; it is called only when errors alone do not correct
+/// a block (most grids never need it): a block that does not correct with errors only is
 /// tried again with its least confident codewords erased (a codeword is as confident as its
 /// least confident module). An erased codeword costs one check symbol instead of two, so a
 /// glare spot that clips a tenth of the code, or a blurred stripe, still corrects, while
 /// [`ERASURE_MARGIN`] symbols stay unused to catch a miscorrection.
-pub(crate) fn correct(bits: &[bool], confidence: Option<&[u8]>, dim: usize) -> Option<Vec<bool>> {
+pub(crate) fn correct<'c>(
+    bits: &[bool],
+    confidence: Option<&dyn Fn() -> &'c [u8]>,
+    dim: usize,
+) -> Option<Vec<bool>> {
     if bits.len() != dim * dim || dim < 21 || !(dim - 17).is_multiple_of(4) || dim > 177 {
-        return None;
-    }
-    if confidence.is_some_and(|c| c.len() != bits.len()) {
         return None;
     }
     correct_as(bits, confidence, dim, false).or_else(|| correct_as(bits, confidence, dim, true))
 }
 
-fn correct_as(
+fn correct_as<'c>(
     bits: &[bool],
-    confidence: Option<&[u8]>,
+    confidence: Option<&dyn Fn() -> &'c [u8]>,
     dim: usize,
     mirrored: bool,
 ) -> Option<Vec<bool>> {
@@ -281,28 +283,30 @@ fn correct_as(
     let order = reading_order(version);
     let total = total_codewords(version);
     let mut words = vec![0u8; total];
-    let mut sure = vec![u8::MAX; total];
     for (i, &m) in order.iter().enumerate() {
         let (x, y) = (m as usize % dim, m as usize / dim);
-        let at = index(x, y);
-        if bits[at] != masked(meta.mask, x, y) {
+        if bits[index(x, y)] != masked(meta.mask, x, y) {
             words[i / 8] |= 0x80 >> (i % 8);
         }
-        if let Some(c) = confidence {
+    }
+    // Each codeword's confidence, the least of its modules': read when a block first needs
+    // erasures.
+    let mut sure: Option<Vec<u8>> = None;
+    let codeword_confidence = |c: &[u8]| {
+        let mut sure = vec![u8::MAX; total];
+        for (i, &m) in order.iter().enumerate() {
+            let at = index(m as usize % dim, m as usize / dim);
             sure[i / 8] = sure[i / 8].min(c[at]);
         }
-    }
+        sure
+    };
     let blocks = BLOCKS[level][version - 1] as usize;
     let ecc = ECC_PER_BLOCK[level][version - 1] as usize;
     let short_len = total / blocks;
     let short_blocks = blocks - total % blocks;
     let short_data = short_len - ecc;
     let check = ecc - misdecode_protection(version, level);
-    let max_erasures = if confidence.is_some() {
-        check.saturating_sub(ERASURE_MARGIN)
-    } else {
-        0
-    };
+    let max_erasures = check.saturating_sub(ERASURE_MARGIN);
     let mut fixed = words.clone();
     let mut slots = Vec::with_capacity(short_len + 1);
     let mut block = Vec::with_capacity(short_len + 1);
@@ -320,8 +324,17 @@ fn correct_as(
         }
         let ecc_start = short_data * blocks + (blocks - short_blocks);
         slots.extend((0..ecc).map(|i| ecc_start + i * blocks + b));
-        if !correct_block_trials(&words, &sure, &slots, &mut block, ecc, check, max_erasures) {
-            return None;
+        block.clear();
+        block.extend(slots.iter().map(|&w| words[w]));
+        if !correct_block(&mut block, ecc, check / 2, &[]) {
+            let confidence = confidence?();
+            if confidence.len() != bits.len() {
+                return None;
+            }
+            let sure = sure.get_or_insert_with(|| codeword_confidence(confidence));
+            if !erasure_trials(&words, sure, &slots, &mut block, ecc, max_erasures) {
+                return None;
+            }
         }
         for (&w, &v) in slots.iter().zip(&block) {
             fixed[w] = v;
@@ -335,25 +348,16 @@ fn correct_as(
     Some(out)
 }
 
-/// Corrects the block whose codewords sit at `slots` of `words` into `block`: errors only
-/// first, then with the 1/4, 2/4, ... of `max_erasures` least sure codewords erased.
-fn correct_block_trials(
+/// Corrects the block whose codewords sit at `slots` of `words` into `block`, with the 1/4,
+/// 2/4, ... of `max_erasures` least sure codewords erased (errors only has failed).
+fn erasure_trials(
     words: &[u8],
     sure: &[u8],
     slots: &[usize],
     block: &mut Vec<u8>,
     ecc: usize,
-    check: usize,
     max_erasures: usize,
 ) -> bool {
-    let fill = |block: &mut Vec<u8>| {
-        block.clear();
-        block.extend(slots.iter().map(|&w| words[w]));
-    };
-    fill(block);
-    if correct_block(block, ecc, check / 2, &[]) {
-        return true;
-    }
     // Positions in the block, least sure first, among those not sure enough to keep.
     let mut doubtful: Vec<usize> = (0..slots.len())
         .filter(|&i| sure[slots[i]] < ERASABLE_BELOW)
@@ -366,7 +370,8 @@ fn correct_block_trials(
     let step = most.div_ceil(ERASURE_TRIALS).max(1);
     let mut k = step.min(most);
     loop {
-        fill(block);
+        block.clear();
+        block.extend(slots.iter().map(|&w| words[w]));
         // 2t + k <= max_erasures: the errors the erasures leave room for.
         let can_fix = (max_erasures - k) / 2;
         if correct_block(block, ecc, can_fix, &doubtful[..k]) {
@@ -611,6 +616,28 @@ mod tests {
         super::super::decode::decode_grid(bits, dim)
     }
 
+    /// [`correct`] with a confidence known up front.
+    fn correct_sure(bits: &[bool], sure: &[u8], dim: usize) -> Option<Vec<bool>> {
+        correct(bits, Some(&|| sure), dim)
+    }
+
+    /// A clean version 4-M grid with the first `count` of its interleaved check codewords
+    /// (word k of them belongs to block k % 2) flipped and marked unsure.
+    fn damaged_check_words(count: usize) -> (usize, Vec<bool>, Vec<u8>) {
+        let (dim, mut bits) = grid(PAIRING.as_bytes(), 4, EcLevel::M).expect("fits");
+        let order = reading_order(4);
+        let ecc_start = total_codewords(4) - 2 * 18;
+        let mut sure = vec![127u8; dim * dim];
+        for k in 0..count {
+            for bit in 0..8 {
+                let m = order[(ecc_start + k) * 8 + bit] as usize;
+                bits[m] = !bits[m];
+                sure[m] = 0;
+            }
+        }
+        (dim, bits, sure)
+    }
+
     /// A glare spot: the modules of a square clipped to light and known to carry nothing.
     fn clip(bits: &mut [bool], sure: &mut [u8], dim: usize, x0: usize, y0: usize, side: usize) {
         for y in y0..(y0 + side).min(dim) {
@@ -637,7 +664,7 @@ mod tests {
                 let mut sure = vec![127u8; dim * dim];
                 clip(&mut bits, &mut sure, dim, x0, y0, side);
                 beyond += usize::from(!corrects(&bits, dim));
-                let fixed = correct(&bits, Some(&sure), dim).expect("erasures correct");
+                let fixed = correct_sure(&bits, &sure, dim).expect("erasures correct");
                 assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
                 read += 1;
             }
@@ -649,34 +676,13 @@ mod tests {
 
     #[test]
     fn erasures_beyond_the_margin_do_not_correct() {
-        let (dim, clean) = grid(PAIRING.as_bytes(), 4, EcLevel::M).expect("fits");
-        let order = reading_order(4);
-        // Version 4-M: 2 blocks of 18 check codewords. Erase and damage codewords of both
-        // blocks (the ecc part, interleaved: word k belongs to block k % 2), 15 per block:
-        // more than 18 - ERASURE_MARGIN leaves room for.
-        let total = total_codewords(4);
-        let ecc_start = total - 2 * 18;
-        let mut bits = clean.clone();
-        let mut sure = vec![127u8; dim * dim];
-        for k in 0..30 {
-            for bit in 0..8 {
-                let m = order[(ecc_start + k) * 8 + bit] as usize;
-                bits[m] = !bits[m];
-                sure[m] = 0;
-            }
-        }
-        assert!(correct(&bits, Some(&sure), dim).is_none());
+        // Version 4-M: 2 blocks of 18 check codewords. 15 erased and damaged per block: more
+        // than 18 - ERASURE_MARGIN leaves room for.
+        let (dim, bits, sure) = damaged_check_words(30);
+        assert!(correct_sure(&bits, &sure, dim).is_none());
         // Within the margin (12 per block), the same damage corrects.
-        let mut bits = clean.clone();
-        let mut sure = vec![127u8; dim * dim];
-        for k in 0..24 {
-            for bit in 0..8 {
-                let m = order[(ecc_start + k) * 8 + bit] as usize;
-                bits[m] = !bits[m];
-                sure[m] = 0;
-            }
-        }
-        let fixed = correct(&bits, Some(&sure), dim).expect("within the margin");
+        let (dim, bits, sure) = damaged_check_words(24);
+        let fixed = correct_sure(&bits, &sure, dim).expect("within the margin");
         assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
     }
 
@@ -715,7 +721,7 @@ mod tests {
                 let w = rng.random_range(0..words);
                 sure[order[w * 8] as usize] = rng.random_range(0..40);
             }
-            match correct(&bits, Some(&sure), dim) {
+            match correct_sure(&bits, &sure, dim) {
                 Some(g) => {
                     assert_eq!(decoded(&g, dim).as_deref(), Some(PAIRING), "round {round}");
                     fixed += 1;
