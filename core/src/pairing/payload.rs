@@ -479,6 +479,19 @@ fn is_dns_host(host: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_qr_corpus_draws_user_codes_from_the_pairing_alphabet() {
+        assert_eq!(roger_qr::corpus::USER_CODE_ALPHABET, USER_CODE_ALPHABET);
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
+        for _ in 0..50 {
+            let payload = roger_qr::corpus::random_payload(&mut rng);
+            assert!(
+                parse_pairing_payload(&payload, &policy()).is_ok(),
+                "{payload}"
+            );
+        }
+    }
+
     fn policy() -> PairingPolicy {
         PairingPolicy::new(vec![
             TrustedOrigin::https("eu", "eu.roger.myq.cloud"),

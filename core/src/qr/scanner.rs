@@ -27,9 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::budget::Work;
 use super::frame::LumaFrame;
 use super::pipeline::{scan_until, FullResolution, PipelineOptions, ScanHint, Stage};
+use super::Work;
 use crate::pairing::payload::{parse_pairing_payload, PairingPayload, PairingPolicy, PayloadError};
 
 /// Scanner settings.

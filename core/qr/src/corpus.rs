@@ -21,7 +21,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::detect::{Homography, PointF};
 use super::frame::LumaImage;
-use crate::pairing::payload::USER_CODE_ALPHABET;
+
+/// The characters of a pairing user code (`roger_core::pairing::payload::USER_CODE_ALPHABET`,
+/// which a test there checks against this one): the corpus shows real pairing payloads.
+pub const USER_CODE_ALPHABET: &str = "BCDFGHJKLMNPQRSTVWXZ";
 
 /// One degradation family of the corpus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -28,6 +28,15 @@ pub struct Work {
     pub cut_short: bool,
 }
 
+impl Work {
+    /// Whether this work stays within `budget` on every budgeted count.
+    pub fn fits(&self, budget: &WorkBudget) -> bool {
+        self.cross_checks <= budget.cross_checks
+            && self.placements <= budget.placements
+            && self.decodes <= budget.decodes
+    }
+}
+
 /// Most work one frame may cost, over all passes of the pipeline.
 ///
 /// The default is above what every frame of the benchmark corpus that reads needs (at most

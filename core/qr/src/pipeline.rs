@@ -52,8 +52,8 @@ pub struct PipelineOptions {
     pub plain_fallback: bool,
     /// Most work one frame may cost, over all steps (see [`WorkBudget`]).
     pub budget: WorkBudget,
-    /// The full-resolution passes to run ([`FrameScanner`](super::FrameScanner) alternates
-    /// them from frame to frame).
+    /// The full-resolution passes to run (roger-core's `FrameScanner` alternates them
+    /// from frame to frame).
     pub full_resolution: FullResolution,
 }
 
