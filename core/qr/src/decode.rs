@@ -1,4 +1,4 @@
-//! Decoding: plain rqrr (the baseline), and rqrr's decoder on grids our locator sampled.
+//! Decoding: plain rqrr (the baseline), and the grids our locator sampled, corrected and parsed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -7,7 +7,7 @@ use rqrr::BitGrid;
 use super::budget::Meter;
 use super::detect::{self, Bin, DetectParams, PointF, ThresholdMap};
 use super::frame::LumaFrame;
-use super::reed_solomon;
+use super::{reed_solomon, segments};
 
 /// Largest decoded text we keep (QR version 40 holds under 3 KB).
 pub const MAX_TEXT_LEN: usize = 4096;
@@ -49,6 +49,16 @@ pub(crate) fn decode_grid(bits: &[bool], dim: usize) -> Option<String> {
     match r {
         Ok(Ok((_, text))) if text.len() <= MAX_TEXT_LEN => Some(text),
         _ => None,
+    }
+}
+
+/// The text of a corrected grid (`bits` as sampled): its data segments parsed, or rqrr's
+/// decoder on the corrected grid for the segments left to it.
+pub(crate) fn read_corrected(fixed: &reed_solomon::Corrected, bits: &[bool]) -> Option<String> {
+    match segments::parse(fixed.version, &fixed.data) {
+        segments::Parsed::Text(text) => (text.len() <= MAX_TEXT_LEN).then_some(text),
+        segments::Parsed::Unsupported => decode_grid(&fixed.grid(bits), 17 + 4 * fixed.version),
+        segments::Parsed::Invalid => None,
     }
 }
 
@@ -226,8 +236,7 @@ pub(crate) fn decode_located(
                     if errs * 5 > n || meter.failed_before(&bits, dim) {
                         continue;
                     }
-                    // Our correction first (errors, then the least sure codewords erased):
-                    // rqrr decodes only grids whose every block corrected.
+                    // Corrected (errors, then the least sure codewords erased), then parsed.
                     let Some(fixed) = reed_solomon::correct(&bits, Some(&confidence), dim) else {
                         meter.remember_failure(&bits, dim);
                         continue;
@@ -235,7 +244,7 @@ pub(crate) fn decode_located(
                     if !meter.decode() {
                         break 'rounds;
                     }
-                    text = decode_grid(&fixed, dim);
+                    text = read_corrected(&fixed, &bits);
                     if text.is_some() {
                         break;
                     }

@@ -21,6 +21,7 @@ mod detect;
 pub mod frame;
 pub mod pipeline;
 mod reed_solomon;
+mod segments;
 
 #[cfg(any(test, feature = "corpus"))]
 pub mod camera;

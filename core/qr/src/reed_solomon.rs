@@ -1,23 +1,21 @@
-//! A fast Reed–Solomon check of a sampled module grid, run before rqrr's decoder.
+//! Reads and corrects a sampled module grid: the format, the codewords and their
+//! Reed–Solomon blocks, as ISO/IEC 18004 lays them out (function patterns, the zig-zag
+//! placement, the data mask, the block interleaving).
 //!
-//! rqrr 0.11 evaluates every syndrome term with a fresh power of the generator and, when a
-//! grid does not correct, tries it again mirrored: a failed attempt costs about 0.4 ms on a
-//! desktop core, and on a hard frame (glare, blur) most attempts fail: the finder patterns
-//! place a grid, its data does not correct. Profiled on the camera corpus's slowest unread
-//! frames, rqrr's syndrome loop alone was 39 % of the pipeline's time.
-//!
-//! This module reads a grid's codewords as ISO/IEC 18004 lays them out (function patterns,
-//! the zig-zag placement, the data mask, the block interleaving) and runs the same correction
-//! (syndromes, Berlekamp–Massey, Chien search, Forney) with log / exp tables, in a few
-//! microseconds, so that rqrr is called only on grids whose every block corrects. rqrr stays
-//! the decoder of record: it reads the format itself (this module asks it for the format, so
-//! both agree on level and mask), corrects again and parses the payload.
+//! rqrr 0.11 evaluates every syndrome term with a fresh power of the generator (64 field
+//! multiplications each) and, when a grid does not correct, tries it again mirrored: a failed
+//! attempt costs about 0.4 ms on a desktop core, and on a hard frame (glare, blur) most
+//! attempts fail. Profiled on the camera corpus's slowest unread frames, rqrr's syndrome loop
+//! alone was 39 % of the pipeline's time, and on read frames still about a fifth. This module
+//! runs the same correction (syndromes, Berlekamp–Massey, Chien search, Forney) with log / exp
+//! tables in a few microseconds and hands over the corrected data codewords, which
+//! [`segments`](crate::segments) parses; rqrr's decoder gets the corrected grid only for the
+//! segments left to it.
 //!
 //! The check is at least as strict as rqrr: a block with more errors than its code can correct
 //! (the misdecode-protection codewords of versions 1 to 3 discounted, as the standard says)
 //! fails here even when rqrr's decoder would accept a miscorrection.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 /// `EXP[i]` = α^i in GF(2^8) with the QR field polynomial x^8 + x^4 + x^3 + x^2 + 1, doubled
@@ -223,6 +221,94 @@ fn masked(mask: u16, x: usize, y: usize) -> bool {
     v == 0
 }
 
+/// The 32 format words (5 data bits, 10 BCH bits, the mask 0x5412 applied), by data value.
+const FORMAT_WORDS: [u16; 32] = format_words();
+
+const fn format_words() -> [u16; 32] {
+    let mut out = [0u16; 32];
+    let mut d = 0;
+    while d < 32 {
+        let mut rem = (d as u16) << 10;
+        let mut bit = 14;
+        while bit >= 10 {
+            if rem & (1 << bit) != 0 {
+                rem ^= 0x537 << (bit - 10);
+            }
+            bit -= 1;
+        }
+        out[d] = (((d as u16) << 10) | rem) ^ 0x5412;
+        d += 1;
+    }
+    out
+}
+
+/// The format's error-correction level (as the format bits number it: M, L, H, Q = 0 to 3)
+/// and data mask, from the nearer of its two copies: the valid word closest to either copy
+/// within 3 bits (the BCH code corrects 3), as zxing does.
+fn read_format(bit: impl Fn(usize, usize) -> bool, dim: usize) -> Option<(usize, u16)> {
+    let word = |cells: &mut dyn Iterator<Item = (usize, usize)>| {
+        cells.fold(0u16, |w, (x, y)| w << 1 | u16::from(bit(x, y)))
+    };
+    // Bit 14 first. Beside the top-left finder: row 8 from the left edge, then up column 8
+    // (the timing patterns skipped). The second copy: up column 8 from the bottom edge
+    // (beside the bottom-left finder), then row 8 to the right edge (the top-right one).
+    let first = word(
+        &mut (0..6)
+            .map(|x| (x, 8))
+            .chain([(7, 8), (8, 8), (8, 7)])
+            .chain((0..6).rev().map(|y| (8, y))),
+    );
+    let second = word(
+        &mut (dim - 7..dim)
+            .rev()
+            .map(|y| (8, y))
+            .chain((dim - 8..dim).map(|x| (x, 8))),
+    );
+    let (mut best, mut best_distance) = (0usize, u32::MAX);
+    for (d, &w) in FORMAT_WORDS.iter().enumerate() {
+        let distance = (w ^ first).count_ones().min((w ^ second).count_ones());
+        if distance < best_distance {
+            (best, best_distance) = (d, distance);
+        }
+    }
+    (best_distance <= 3).then_some((best >> 3, (best & 7) as u16))
+}
+
+/// A grid whose every Reed–Solomon block corrected.
+#[derive(Debug, Clone)]
+pub(crate) struct Corrected {
+    /// Version, 1 to 40.
+    pub(crate) version: usize,
+    /// The data codewords in stream order (block after block), check codewords dropped.
+    pub(crate) data: Vec<u8>,
+    /// Every codeword as placed (interleaved), corrected.
+    words: Vec<u8>,
+    mask: u16,
+    mirrored: bool,
+}
+
+impl Corrected {
+    /// `bits` (the grid that was corrected) with its codewords' modules corrected, in the
+    /// orientation given, for rqrr's decoder.
+    pub(crate) fn grid(&self, bits: &[bool]) -> Vec<bool> {
+        let dim = 17 + 4 * self.version;
+        let mut out = bits.to_vec();
+        if out.len() != dim * dim {
+            return out;
+        }
+        for (i, &m) in reading_order(self.version).iter().enumerate() {
+            let (x, y) = (m as usize % dim, m as usize / dim);
+            let at = if self.mirrored {
+                x * dim + y
+            } else {
+                y * dim + x
+            };
+            out[at] = (self.words[i / 8] & (0x80 >> (i % 8)) != 0) != masked(self.mask, x, y);
+        }
+        out
+    }
+}
+
 /// Whether rqrr's decoder will correct this grid (`true` = dark, row-major, `dim` x `dim`), in
 /// the orientation given or mirrored (as rqrr tries both). Errors only, as rqrr corrects.
 #[cfg(test)]
@@ -240,9 +326,8 @@ const ERASABLE_BELOW: u8 = 64;
 /// Erasure trials per block after the errors-only one.
 const ERASURE_TRIALS: usize = 4;
 
-/// The grid with every Reed–Solomon block corrected and written back (data mask applied),
-/// ready for rqrr's decoder, or `None` when some block does not correct. Tried as given, then
-/// mirrored (as rqrr tries both); the grid returned is in the orientation given.
+/// The grid's codewords with every Reed–Solomon block corrected, or `None` when the format or
+/// some block does not correct. Tried as given, then mirrored (as rqrr tries both).
 ///
 /// `confidence` gives one value per module (0 = no idea, 127 and up = sure) and turns on
 /// generalised-minimum-distance decoding; it is called only when errors alone do not correct
@@ -255,7 +340,7 @@ pub(crate) fn correct<'c>(
     bits: &[bool],
     confidence: Option<&dyn Fn() -> &'c [u8]>,
     dim: usize,
-) -> Option<Vec<bool>> {
+) -> Option<Corrected> {
     if bits.len() != dim * dim || dim < 21 || !(dim - 17).is_multiple_of(4) || dim > 177 {
         return None;
     }
@@ -267,25 +352,18 @@ fn correct_as<'c>(
     confidence: Option<&dyn Fn() -> &'c [u8]>,
     dim: usize,
     mirrored: bool,
-) -> Option<Vec<bool>> {
+) -> Option<Corrected> {
     let index = |x: usize, y: usize| if mirrored { x * dim + y } else { y * dim + x };
-    // rqrr reads the format (level and mask): ask it, so that both agree.
-    let meta = catch_unwind(AssertUnwindSafe(|| {
-        let grid = rqrr::SimpleGrid::from_func(dim, |x, y| bits[index(x, y)]);
-        rqrr::Grid::new(grid).get_raw_data().map(|(m, _)| m)
-    }));
-    let Ok(Ok(meta)) = meta else {
-        return None;
-    };
+    let (format_level, mask) = read_format(|x, y| bits[index(x, y)], dim)?;
     let version = (dim - 17) / 4;
-    // rqrr numbers levels as the format bits do (M, L, H, Q); the tables go L, M, Q, H.
-    let level = [1, 0, 3, 2][(meta.ecc_level & 3) as usize];
+    // The format bits number levels M, L, H, Q; the tables go L, M, Q, H.
+    let level = [1, 0, 3, 2][format_level];
     let order = reading_order(version);
     let total = total_codewords(version);
     let mut words = vec![0u8; total];
     for (i, &m) in order.iter().enumerate() {
         let (x, y) = (m as usize % dim, m as usize / dim);
-        if bits[index(x, y)] != masked(meta.mask, x, y) {
+        if bits[index(x, y)] != masked(mask, x, y) {
             words[i / 8] |= 0x80 >> (i % 8);
         }
     }
@@ -308,14 +386,15 @@ fn correct_as<'c>(
     let check = ecc - misdecode_protection(version, level);
     let max_erasures = check.saturating_sub(ERASURE_MARGIN);
     let mut fixed = words.clone();
+    let mut data = Vec::with_capacity(total - blocks * ecc);
     let mut slots = Vec::with_capacity(short_len + 1);
     let mut block = Vec::with_capacity(short_len + 1);
     for b in 0..blocks {
         // Data codewords are interleaved column by column; long blocks (after the short
         // ones) have one more, after the columns all blocks share.
         slots.clear();
-        let data = short_data + usize::from(b >= short_blocks);
-        for i in 0..data {
+        let data_words = short_data + usize::from(b >= short_blocks);
+        for i in 0..data_words {
             slots.push(if i < short_data {
                 i * blocks + b
             } else {
@@ -339,13 +418,15 @@ fn correct_as<'c>(
         for (&w, &v) in slots.iter().zip(&block) {
             fixed[w] = v;
         }
+        data.extend_from_slice(&block[..data_words]);
     }
-    let mut out = bits.to_vec();
-    for (i, &m) in order.iter().enumerate() {
-        let (x, y) = (m as usize % dim, m as usize / dim);
-        out[index(x, y)] = (fixed[i / 8] & (0x80 >> (i % 8)) != 0) != masked(meta.mask, x, y);
-    }
-    Some(out)
+    Some(Corrected {
+        version,
+        data,
+        words: fixed,
+        mask,
+        mirrored,
+    })
 }
 
 /// Corrects the block whose codewords sit at `slots` of `words` into `block`, with the 1/4,
@@ -612,12 +693,18 @@ mod tests {
 
     const PAIRING: &str = "https://eu.roger.myq.cloud/pair?v=1&code=ABCD-EFGH";
 
-    fn decoded(bits: &[bool], dim: usize) -> Option<String> {
-        super::super::decode::decode_grid(bits, dim)
+    /// The text of `bits` corrected into `fixed`, as the pipeline reads it; rqrr's decoder on
+    /// the corrected grid must read the same.
+    fn decoded(bits: &[bool], fixed: &Corrected) -> Option<String> {
+        let ours = crate::decode::read_corrected(fixed, bits);
+        let dim = 17 + 4 * fixed.version;
+        let theirs = crate::decode::decode_grid(&fixed.grid(bits), dim);
+        assert_eq!(ours, theirs, "our segment parser and rqrr disagree");
+        ours
     }
 
     /// [`correct`] with a confidence known up front.
-    fn correct_sure(bits: &[bool], sure: &[u8], dim: usize) -> Option<Vec<bool>> {
+    fn correct_sure(bits: &[bool], sure: &[u8], dim: usize) -> Option<Corrected> {
         correct(bits, Some(&|| sure), dim)
     }
 
@@ -665,7 +752,7 @@ mod tests {
                 clip(&mut bits, &mut sure, dim, x0, y0, side);
                 beyond += usize::from(!corrects(&bits, dim));
                 let fixed = correct_sure(&bits, &sure, dim).expect("erasures correct");
-                assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
+                assert_eq!(decoded(&bits, &fixed).as_deref(), Some(PAIRING));
                 read += 1;
             }
         }
@@ -683,7 +770,7 @@ mod tests {
         // Within the margin (12 per block), the same damage corrects.
         let (dim, bits, sure) = damaged_check_words(24);
         let fixed = correct_sure(&bits, &sure, dim).expect("within the margin");
-        assert_eq!(decoded(&fixed, dim).as_deref(), Some(PAIRING));
+        assert_eq!(decoded(&bits, &fixed).as_deref(), Some(PAIRING));
     }
 
     /// Heavy random damage with a random, partly misleading confidence: a grid that corrects
@@ -723,7 +810,11 @@ mod tests {
             }
             match correct_sure(&bits, &sure, dim) {
                 Some(g) => {
-                    assert_eq!(decoded(&g, dim).as_deref(), Some(PAIRING), "round {round}");
+                    assert_eq!(
+                        decoded(&bits, &g).as_deref(),
+                        Some(PAIRING),
+                        "round {round}"
+                    );
                     fixed += 1;
                     by_erasures += usize::from(!corrects(&bits, dim));
                 }
@@ -734,6 +825,84 @@ mod tests {
             fixed > 200 && refused > 200 && by_erasures > 40,
             "fixed {fixed} ({by_erasures} by erasures), refused {refused}"
         );
+    }
+
+    /// rqrr's reading of the format of `bits` (level as the format bits number it, mask).
+    fn rqrr_format(bits: &[bool], dim: usize) -> Option<(usize, u16)> {
+        let grid = rqrr::SimpleGrid::from_func(dim, |x, y| bits[y * dim + x]);
+        let (meta, _) = rqrr::Grid::new(grid).get_raw_data().ok()?;
+        Some((meta.ecc_level as usize, meta.mask))
+    }
+
+    #[test]
+    fn the_format_reads_as_rqrr_reads_it_up_to_three_bad_bits_per_copy() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut masks = [false; 8];
+        for round in 0..400 {
+            let level = LEVELS[round % 4];
+            let text = format!("https://eu.roger.myq.cloud/pair?v=1&code={round:04}-ABCD");
+            let version = [7, 8, 10, 12][round / 4 % 4];
+            let (dim, mut bits) = grid(text.as_bytes(), version, level).expect("fits");
+            let at = |x: usize, y: usize| y * dim + x;
+            let format = rqrr_format(&bits, dim).expect("rqrr reads the format");
+            assert_eq!(read_format(|x, y| bits[at(x, y)], dim), Some(format));
+            masks[format.1 as usize] = true;
+            // Up to 3 flipped bits in the first copy (the row and column beside the top-left
+            // finder), none or 4 in the second.
+            let first: Vec<(usize, usize)> = (0..9)
+                .filter(|&i| i != 6)
+                .map(|x| (x, 8))
+                .chain((0..8).filter(|&y| y != 6).map(|y| (8, y)))
+                .collect();
+            for _ in 0..rng.random_range(1..=3) {
+                let (x, y) = first[rng.random_range(0..first.len())];
+                bits[at(x, y)] = !bits[at(x, y)];
+            }
+            let mirrored = |f: &dyn Fn(usize, usize) -> bool| read_format(|x, y| f(y, x), dim);
+            assert_eq!(read_format(|x, y| bits[at(x, y)], dim), Some(format));
+            assert_eq!(mirrored(&|x, y| bits[at(y, x)]), Some(format));
+        }
+        assert!(masks.iter().all(|&m| m), "masks seen: {masks:?}");
+        // Both copies wiped to light, or 4 bits off in both: no format.
+        let (dim, mut bits) = grid(b"roger", 2, EcLevel::M).expect("fits");
+        for i in 0..9 {
+            bits[8 * dim + i] = false;
+            bits[i * dim + 8] = false;
+            bits[8 * dim + dim - 1 - i] = false;
+            bits[(dim - 1 - i) * dim + 8] = false;
+        }
+        assert_eq!(read_format(|x, y| bits[y * dim + x], dim), None);
+    }
+
+    #[test]
+    fn the_segment_parser_reads_what_rqrr_reads_in_every_mode_and_version() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let alnum = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+        for round in 0..240 {
+            let version = 1 + (round * 7) % 40;
+            let level = LEVELS[round % 4];
+            // Digits, upper-case runs, bytes and UTF-8 mixed, so that the encoder uses every
+            // mode and switches between them.
+            let mut text = String::new();
+            for _ in 0..rng.random_range(1..6) {
+                let n = rng.random_range(1..30);
+                match rng.random_range(0..4) {
+                    0 => text.extend((0..n).map(|_| (b'0' + rng.random_range(0..10)) as char)),
+                    1 => text.extend((0..n).map(|_| alnum[rng.random_range(0..45)] as char)),
+                    2 => text.extend((0..n).map(|_| rng.random_range(b'a'..=b'z') as char)),
+                    _ => text.extend((0..n / 3 + 1).map(|_| ['é', 'ß', '→', '✓'][n % 4])),
+                }
+            }
+            let Some((dim, bits)) = grid(text.as_bytes(), version as i16, level) else {
+                continue;
+            };
+            let fixed = correct(&bits, None, dim).expect("clean");
+            assert_eq!(
+                decoded(&bits, &fixed).as_deref(),
+                Some(text.as_str()),
+                "round {round}"
+            );
+        }
     }
 
     #[test]
