@@ -342,10 +342,11 @@ fn runs_one_way(
     Some(runs)
 }
 
-/// Largest ratio between a finder pattern's extents along the two image axes: a code tilted
-/// 50° away from the sensor is foreshortened to 0.64 along one direction, and perspective
-/// adds to it.
-const MAX_ASPECT: f32 = 1.9;
+/// Largest ratio between a finder pattern's extents along the two image axes. A code tilted
+/// by `a` about an axis the code's edges make any angle with, then rolled, is an affine image
+/// of the square whose axis-aligned extents differ by up to 1.74 at 50° and 1.99 at 55°; the
+/// perspective across the pattern and whole-pixel runs on a small code add about 10 % each.
+const MAX_ASPECT: f32 = 2.4;
 
 /// Checks a finder pattern through `(x, y)` along one axis; returns the refined centre coordinate
 /// along that axis and the total pattern length.
@@ -421,7 +422,13 @@ pub(crate) fn find_finders(b: &Bin<'_>, p: &DetectParams, meter: &mut Meter) -> 
                     let end2 = e - runs[4] - runs[3];
                     let cx = end2 as f32 - runs[2] as f32 / 2.0;
                     if found.len() >= MAX_CANDIDATES {
-                        break 'rows;
+                        // Full (a screen of moiré or text makes many): drop the hits that can
+                        // no longer be confirmed, rows above the pattern's reach, which the
+                        // end of the scan would drop anyway.
+                        found.retain(|f| f.count >= 2 || !stale(f, y, step));
+                        if found.len() >= MAX_CANDIDATES {
+                            break 'rows;
+                        }
                     }
                     if !meter.cross_check() {
                         break 'rows;
@@ -433,10 +440,21 @@ pub(crate) fn find_finders(b: &Bin<'_>, p: &DetectParams, meter: &mut Meter) -> 
         y += step;
     }
     // A real finder pattern spans 7 modules of rows: expect several hits when rows are close.
-    found.retain(|f| f.count >= 2 || f.module * 7.0 / (step as f32) < 4.0);
+    found.retain(|f| f.count >= 2 || !needs_rows(f, step));
     found.sort_by_key(|f| std::cmp::Reverse(f.count));
     found.truncate(MAX_FINDERS);
     found
+}
+
+/// Whether a finder this size spans enough scanned rows that a real one is hit more than once.
+fn needs_rows(f: &Finder, step: usize) -> bool {
+    f.module * 7.0 / (step as f32) >= 4.0
+}
+
+/// Whether a candidate seen once will stay so: the scan at row `y` is past its lower edge, and
+/// it is large enough that a real pattern would have been hit again.
+fn stale(f: &Finder, y: usize, step: usize) -> bool {
+    needs_rows(f, step) && y as f32 - f.c.y > f.module * 4.0
 }
 
 /// Cross-checks a hit and merges it into `found` (caller keeps `found` under the cap).
@@ -447,7 +465,16 @@ fn consider(b: &Bin<'_>, found: &mut Vec<Finder>, cx: f32, y: usize, dark: bool,
         return;
     };
     let yi = (cy.max(0.0) as usize).min(b.f.height() - 1);
-    let Some((cx2, ht)) = cross_check(b, xi, yi, false, dark, total) else {
+    // Blur can thin the outer dark ring on one row and not the next (a ring 2 px wide on a
+    // small code): when the row through the refined centre fails, the hit's own row, within a
+    // module of it, may stand in (it passed the row scan's test, and is checked again).
+    let horizontal = cross_check(b, xi, yi, false, dark, total).or_else(|| {
+        let near = (yi as f32 - y as f32).abs() <= total / 7.0;
+        (near && yi != y)
+            .then(|| cross_check(b, xi, y, false, dark, total))
+            .flatten()
+    });
+    let Some((cx2, ht)) = horizontal else {
         return;
     };
     let module = (vt + ht) / 14.0;
@@ -1421,6 +1448,119 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A light `w` x `h` frame with finder patterns drawn through affine maps: each
+    /// `(centre, [a, b, c, d])` maps finder coordinates (modules, centre at 0) to pixels by
+    /// `(a u + b v, c u + d v)`.
+    fn finder_frame(w: usize, h: usize, finders: &[(PointF, [f32; 4])]) -> Vec<u8> {
+        let mut img = vec![210u8; w * h];
+        for &(c, [a, b, cc, d]) in finders {
+            let det = a * d - b * cc;
+            for y in 0..h {
+                for x in 0..w {
+                    let (px, py) = (x as f32 + 0.5 - c.x, y as f32 + 0.5 - c.y);
+                    let (u, v) = ((d * px - b * py) / det, (-cc * px + a * py) / det);
+                    let r = u.abs().max(v.abs());
+                    if r < 3.5 && !(1.5..2.5).contains(&r) {
+                        img[y * w + x] = 30;
+                    }
+                }
+            }
+        }
+        img
+    }
+
+    fn finders_in(img: &[u8], w: usize, h: usize, row_step: usize) -> Vec<Finder> {
+        let f = LumaFrame::new(img, w, h, w, crate::Rotation::Deg0).expect("valid");
+        let t = ThresholdMap::build(&f, 20);
+        let b = Bin { f, t: &t };
+        let p = DetectParams {
+            row_step,
+            min_range: 20,
+        };
+        find_finders(&b, &p, &mut Meter::new(crate::WorkBudget::default()))
+    }
+
+    #[test]
+    fn a_finder_tilted_58_degrees_about_a_skewed_axis_is_found() {
+        // Foreshortened to cos 58° along an axis 65° off the pattern's edges, then rolled 80°:
+        // its extents along the image axes differ by a factor of 2.14.
+        let (th, ph, k) = (
+            65f32.to_radians(),
+            80f32.to_radians(),
+            58f32.to_radians().cos(),
+        );
+        let rot = |t: f32| [t.cos(), -t.sin(), t.sin(), t.cos()];
+        let mul = |m: [f32; 4], n: [f32; 4]| {
+            [
+                m[0] * n[0] + m[1] * n[2],
+                m[0] * n[1] + m[1] * n[3],
+                m[2] * n[0] + m[3] * n[2],
+                m[2] * n[1] + m[3] * n[3],
+            ]
+        };
+        let a = mul(mul(rot(ph), [1.0, 0.0, 0.0, k]), rot(th)).map(|v| v * 6.0);
+        let c = PointF { x: 80.0, y: 70.0 };
+        let img = finder_frame(160, 140, &[(c, a)]);
+        let found = finders_in(&img, 160, 140, 1);
+        assert!(
+            found.iter().any(|f| f.dark && f.c.dist(c) < 3.0),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_finder_whose_ring_thins_on_its_centre_row_is_found() {
+        // Module 3 px; on the centre row blur has eaten the outer dark ring down to its outer
+        // pixel and widened the light ring (runs 1, 5, 8, 5, 1 px, as on a camera frame), so
+        // only the rows next to it pass the horizontal test.
+        let (w, h) = (100, 80);
+        let c = PointF { x: 50.0, y: 40.0 };
+        let mut img = finder_frame(w, h, &[(c, [3.0, 0.0, 0.0, 3.0])]);
+        for x in [41, 42, 57, 58] {
+            img[40 * w + x] = 210;
+        }
+        let found = finders_in(&img, w, h, 2);
+        assert!(
+            found.iter().any(|f| f.dark && f.c.dist(c) < 2.0),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_row_of_one_off_lookalikes_does_not_end_the_scan_before_a_finder() {
+        // 200 small crosses, each a finder's profile on one row and one column only: one hit
+        // each, far more than the candidate list holds, above a real pattern.
+        let (w, h) = (1200, 120);
+        let mut img = vec![210u8; w * h];
+        let profile = [1, 1, 3, 1, 1].map(|r| r * 2);
+        for i in 0..200usize {
+            let (cx, cy) = (3 + (i % 100) * 12, 12 + (i / 100) * 24);
+            let mut at = 0;
+            for (k, &r) in profile.iter().enumerate() {
+                for j in 0..r {
+                    if k % 2 == 0 {
+                        let d = at + j;
+                        img[cy * w + cx - 7 + d] = 30;
+                        img[(cy - 7 + d) * w + cx] = 30;
+                    }
+                }
+                at += r;
+            }
+        }
+        let c = PointF { x: 600.0, y: 90.0 };
+        let finder = finder_frame(w, h, &[(c, [3.0, 0.0, 0.0, 3.0])]);
+        for (p, &q) in img.iter_mut().zip(&finder).skip(70 * w) {
+            *p = q;
+        }
+        let found = finders_in(&img, w, h, 1);
+        assert!(
+            found.iter().any(|f| f.dark && f.c.dist(c) < 2.0),
+            "{} found: {:?}",
+            found.len(),
+            &found[..found.len().min(5)]
+        );
     }
 
     /// A checkerboard of dark (`dark`) and light (`light`) modules.
