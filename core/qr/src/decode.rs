@@ -147,7 +147,7 @@ pub(crate) fn decode_located(
     p: &DetectParams,
     meter: &mut Meter,
 ) -> LocateReport {
-    let t = ThresholdMap::build(f, p.min_range);
+    let t = ThresholdMap::build(f, p.min_range, p.mean);
     let b = Bin { f: *f, t: &t };
     let finders = detect::find_finders(&b, p, meter);
     let mut rep = LocateReport {

@@ -43,10 +43,13 @@ pub(crate) struct DetectParams {
     pub row_step: usize,
     /// Smallest local (max - min) that counts as an edge, in grey levels.
     pub min_range: u8,
+    /// Threshold at the local mean instead of the mid-point of min and max.
+    pub mean: bool,
 }
 
 /// Block threshold map: for each block, the mid-point of the min and max grey level over a 5x5
-/// block window (0 where the window is flat: everything there reads as light).
+/// block window, or the window's mean grey level (0 where the window is flat: everything there
+/// reads as light).
 pub(crate) struct ThresholdMap {
     bs: usize,
     shift: u32,
@@ -58,13 +61,14 @@ pub(crate) struct ThresholdMap {
 }
 
 impl ThresholdMap {
-    pub(crate) fn build(f: &LumaFrame<'_>, min_range: u8) -> ThresholdMap {
+    pub(crate) fn build(f: &LumaFrame<'_>, min_range: u8, mean: bool) -> ThresholdMap {
         let (w, h) = (f.width(), f.height());
         // Power-of-two blocks: 8 px, 16 px from about 1440 px on the short side.
         let shift = if w.min(h) >= 1440 { 4 } else { 3 };
         let bs = 1usize << shift;
         let bw = w.div_ceil(bs);
         let bh = h.div_ceil(bs);
+        let mut bsum_v = vec![0u32; if mean { bw * bh } else { 0 }];
         let mut bmin_v = vec![255u8; bw * bh];
         let mut bmax_v = vec![0u8; bw * bh];
         let bmin: &mut [u8] = &mut bmin_v;
@@ -83,6 +87,7 @@ impl ThresholdMap {
                 let x0 = bx * bs;
                 let x1 = if x0 + bs < w { x0 + bs } else { w };
                 let (mut lo, mut hi) = (bmin_r[bx], bmax_r[bx]);
+                let mut sum = 0u32;
                 let mut x = x0;
                 while x < x1 {
                     let p = row[x];
@@ -92,10 +97,14 @@ impl ThresholdMap {
                     if p > hi {
                         hi = p;
                     }
+                    sum += p as u32;
                     x += 2;
                 }
                 bmin_r[bx] = lo;
                 bmax_r[bx] = hi;
+                if mean {
+                    bsum_v[brow + bx] += sum;
+                }
                 bx += 1;
             }
             y += 2;
@@ -103,6 +112,7 @@ impl ThresholdMap {
         // 5x5 window min / max, separably.
         let wmin = window_min(bmin, bw, bh);
         let wmax = window_max(bmax, bw, bh);
+        let wmean = mean.then(|| window_mean(&bsum_v, w, h, bs, bw, bh));
         let mut thr = vec![0u8; bw * bh];
         let mut range = vec![0u8; bw * bh];
         {
@@ -113,7 +123,10 @@ impl ThresholdMap {
                 let d = hi[i] - lo[i];
                 r[i] = d;
                 if d >= min_range {
-                    t[i] = (lo[i] as u16 + hi[i] as u16).div_ceil(2) as u8;
+                    t[i] = match &wmean {
+                        Some(m) => m[i],
+                        None => (lo[i] as u16 + hi[i] as u16).div_ceil(2) as u8,
+                    };
                 }
                 i += 1;
             }
@@ -148,6 +161,31 @@ impl ThresholdMap {
         let by = (y / self.bs).min(self.bh - 1);
         self.range[by * self.bw + bx]
     }
+}
+
+/// Mean grey level over each block's 5x5 block window, from the blocks' sums of the pixels
+/// sampled (every other row and column of a `w` x `h` frame in `bs` px blocks).
+fn window_mean(sums: &[u32], w: usize, h: usize, bs: usize, bw: usize, bh: usize) -> Vec<u8> {
+    const R: usize = 2;
+    // Pixels sampled per block: edge blocks are smaller.
+    let samples = |i: usize, len: usize| (((i + 1) * bs).min(len) - i * bs).div_ceil(2);
+    let mut out = vec![0u8; bw * bh];
+    for by in 0..bh {
+        let (y0, y1) = (by.saturating_sub(R), (by + R + 1).min(bh));
+        for bx in 0..bw {
+            let (x0, x1) = (bx.saturating_sub(R), (bx + R + 1).min(bw));
+            let (mut sum, mut n) = (0u64, 0u64);
+            for yy in y0..y1 {
+                let rows = samples(yy, h) as u64;
+                for xx in x0..x1 {
+                    sum += sums[yy * bw + xx] as u64;
+                    n += rows * samples(xx, w) as u64;
+                }
+            }
+            out[by * bw + bx] = (sum / n.max(1)) as u8;
+        }
+    }
+    out
 }
 
 /// 5x5 window minimum over a `w`x`h` grid (separable).
@@ -1472,12 +1510,23 @@ mod tests {
     }
 
     fn finders_in(img: &[u8], w: usize, h: usize, row_step: usize) -> Vec<Finder> {
+        finders_thresholded(img, w, h, row_step, false)
+    }
+
+    fn finders_thresholded(
+        img: &[u8],
+        w: usize,
+        h: usize,
+        row_step: usize,
+        mean: bool,
+    ) -> Vec<Finder> {
         let f = LumaFrame::new(img, w, h, w, crate::Rotation::Deg0).expect("valid");
-        let t = ThresholdMap::build(&f, 20);
+        let t = ThresholdMap::build(&f, 20, mean);
         let b = Bin { f, t: &t };
         let p = DetectParams {
             row_step,
             min_range: 20,
+            mean,
         };
         find_finders(&b, &p, &mut Meter::new(crate::WorkBudget::default()))
     }
@@ -1526,6 +1575,27 @@ mod tests {
             found.iter().any(|f| f.dark && f.c.dist(c) < 2.0),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn a_badly_defocused_code_s_finders_are_found_with_the_mean_threshold() {
+        // A version-4 code at 8 px per module under a blur about a module wide: each finder's
+        // dark centre stays near black while its outer ring fades to a shallow dip; the
+        // mid-point of min and max sits under the dip, the local mean does not.
+        let url = "https://eu.roger.myq.cloud/pair?v=1&code=BCDF-GHJK";
+        let code = crate::screens::screen_with_codes(400, 400, &[(url, 8, (40, 40))]);
+        let img = crate::screens::defocused(&code, 5);
+        let centres = [(68.0, 68.0), (276.0, 68.0), (68.0, 276.0)].map(|(x, y)| PointF { x, y });
+        let seen = |found: &[Finder]| {
+            centres
+                .iter()
+                .filter(|&&c| found.iter().any(|f| f.dark && f.c.dist(c) < 4.0))
+                .count()
+        };
+        let midpoint = finders_thresholded(&img.data, 400, 400, 1, false);
+        let mean = finders_thresholded(&img.data, 400, 400, 1, true);
+        assert!(seen(&midpoint) <= 1, "{midpoint:?}");
+        assert_eq!(seen(&mean), 3, "{mean:?}");
     }
 
     #[test]

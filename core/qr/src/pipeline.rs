@@ -167,6 +167,7 @@ fn fast_params() -> DetectParams {
     DetectParams {
         row_step: 2,
         min_range: 20,
+        mean: false,
     }
 }
 
@@ -177,7 +178,9 @@ fn fast_params() -> DetectParams {
 ///    average): a quarter or less of the pixels to search, read from at most a quarter of the
 ///    frame, and the averaging removes most sensor noise, moiré and JPEG blocks;
 /// 2. our locator at full resolution (small codes);
-/// 3. again with twice the scanned rows and a lower contrast floor (faint or tiny codes);
+/// 3. again with twice the scanned rows, a lower contrast floor (faint or tiny codes) and the
+///    threshold at the local mean rather than the mid-point of min and max (defocus: a finder's
+///    black centre drags the mid-point under its faded outer ring);
 /// 4. optionally rqrr's own detector on a copy at most 640 px wide, both polarities.
 ///
 /// Each step runs only while [`PipelineOptions::budget`] lasts: a frame full of finder-like
@@ -287,10 +290,12 @@ fn scan_metered(
     let sparse = DetectParams {
         row_step: row_step(f.height()),
         min_range: 24,
+        mean: false,
     };
     let dense = DetectParams {
         row_step: (row_step(f.height()) / 2).max(1),
         min_range: 8,
+        mean: true,
     };
     for (p, stage) in [(sparse, Stage::Locator), (dense, Stage::Dense)] {
         let wanted = match opts.full_resolution {
