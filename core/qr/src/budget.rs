@@ -3,7 +3,7 @@
 //! Every pass of the pipeline reads a bounded number of pixels (a fixed set of rows, block
 //! statistics, the downscaled copy). What can grow with the content of a frame is the work
 //! per candidate: cross-checking finder-pattern hits, placing a code grid on a triple of finder
-//! patterns (alignment search and sampling), and handing sampled grids to rqrr's decoder. A
+//! patterns (alignment search and sampling), and decoding sampled grids. A
 //! frame full of finder-like clutter (noise, text, a sheet of codes) makes many of each; the
 //! [`WorkBudget`] caps them for the whole frame, over all passes, so one such frame cannot
 //! stall the camera. The bound is counted rather than timed so that the same frame gives the
@@ -22,7 +22,7 @@ pub struct Work {
     /// Code grids placed on a triple of finder patterns after a probe passed (alignment
     /// search, then the whole grid sampled and thresholded).
     pub placements: usize,
-    /// Sampled grids handed to rqrr's decoder.
+    /// Corrected grids whose payload was read (parsed, or rqrr's decoder for Kanji).
     pub decodes: usize,
     /// The budget ran out: later candidates and passes were skipped.
     pub cut_short: bool,
@@ -48,9 +48,9 @@ pub struct WorkBudget {
     pub cross_checks: usize,
     /// Code grids placed.
     pub placements: usize,
-    /// rqrr decode attempts (each about 0.4 ms on a desktop core, more on a phone). Only grids
-    /// whose every Reed–Solomon block corrects get one (a check of a few microseconds, bounded
-    /// by the placements), so on most frames this is one per code read.
+    /// Payload reads. Only grids whose every Reed–Solomon block corrects get one (the check,
+    /// a few microseconds, is bounded by the placements), so on most frames this is one per
+    /// code read.
     pub decodes: usize,
 }
 
@@ -64,8 +64,8 @@ impl Default for WorkBudget {
     }
 }
 
-/// Spends a [`WorkBudget`], counting into a [`Work`], and remembers the grids rqrr already
-/// failed on in this frame: passes and thresholdings often sample the very same bits again
+/// Spends a [`WorkBudget`], counting into a [`Work`], and remembers the grids that already
+/// failed to decode in this frame: passes and thresholdings often sample the very same bits again
 /// (on sheets of damaged codes, 82 to 90 % of the decode attempts), and the same bits fail
 /// again.
 #[derive(Debug, Clone)]
@@ -85,14 +85,14 @@ impl Meter {
         }
     }
 
-    /// Whether rqrr already failed on exactly these bits in this frame.
+    /// Whether exactly these bits already failed to decode in this frame.
     pub(crate) fn failed_before(&self, bits: &[bool], dim: usize) -> bool {
         let packed = pack(bits);
         self.failed.iter().any(|(d, p)| *d == dim && *p == packed)
     }
 
-    /// Remembers a grid rqrr failed on (at most one entry per decode attempt, so bounded by
-    /// the decode budget).
+    /// Remembers a grid that failed to decode (at most one entry per thresholding of a
+    /// placement, so bounded by the placement budget).
     pub(crate) fn remember_failure(&mut self, bits: &[bool], dim: usize) {
         self.failed.push((dim, pack(bits)));
     }

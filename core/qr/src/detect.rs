@@ -1,12 +1,12 @@
-//! Our own QR locator in front of rqrr's decoder.
+//! Our own QR locator and sampler.
 //!
 //! rqrr binarises and flood-fills the whole frame before it finds anything (about 14 ms per 720p
 //! frame), needs about 6 px per module, and reads only dark-on-light codes. This module does the
-//! detection and sampling itself, the way the fast decoders do, and hands rqrr only the sampled
-//! module grid (its Reed-Solomon correction and bit-stream decoding are good and cheap):
+//! detection and sampling itself, the way the fast decoders do, and hands on only the sampled
+//! module grid (corrected by `reed_solomon`, parsed by `segments`):
 //!
-//! 1. a block threshold map from local min/max over a subsampled frame (adaptive binarisation:
-//!    copes with glare, low contrast and uneven light);
+//! 1. a block threshold map from local min/max (or mean) over a subsampled frame (adaptive
+//!    binarisation: copes with glare, low contrast and uneven light);
 //! 2. a scan of every few rows for the 1:1:3:1:1 finder-pattern runs, in both polarities at
 //!    once (light-on-dark screens cost nothing extra), each hit cross-checked vertically and
 //!    re-centred;
@@ -14,7 +14,7 @@
 //!    along the code's own axes, the alignment pattern searched near where the affine estimate
 //!    puts it, and a perspective transform from module space to the image;
 //! 4. sampling each module (a few pixels averaged: blur, noise, moiré) and thresholding the
-//!    samples in a few ways, each tried with rqrr's decoder until one passes its error correction.
+//!    samples in a few ways, each tried until one passes error correction.
 //!
 //! All work is bounded: a fixed number of scanned rows, a cap on candidates and on triples.
 
@@ -74,8 +74,8 @@ impl ThresholdMap {
         let bmin: &mut [u8] = &mut bmin_v;
         let bmax: &mut [u8] = &mut bmax_v;
         // Subsample every other row and column: 4x less work, same statistics for our purpose.
-        // Slices and plain loops: the crate is built size-optimised, where `Vec` indexing and
-        // iterator adapters in hot loops are not reliably inlined.
+        // Slices and plain loops: written when this code was built size-optimised, where `Vec`
+        // indexing and iterator adapters in hot loops were not reliably inlined.
         let mut y = 0;
         while y < h {
             let row: &[u8] = f.row(y);
@@ -506,12 +506,9 @@ fn consider(b: &Bin<'_>, found: &mut Vec<Finder>, cx: f32, y: usize, dark: bool,
     // Blur can thin the outer dark ring on one row and not the next (a ring 2 px wide on a
     // small code): when the row through the refined centre fails, the hit's own row, within a
     // module of it, may stand in (it passed the row scan's test, and is checked again).
-    let horizontal = cross_check(b, xi, yi, false, dark, total).or_else(|| {
-        let near = (yi as f32 - y as f32).abs() <= total / 7.0;
-        (near && yi != y)
-            .then(|| cross_check(b, xi, y, false, dark, total))
-            .flatten()
-    });
+    let near = yi != y && (yi as f32 - y as f32).abs() <= total / 7.0;
+    let horizontal = cross_check(b, xi, yi, false, dark, total)
+        .or_else(|| near.then(|| cross_check(b, xi, y, false, dark, total))?);
     let Some((cx2, ht)) = horizontal else {
         return;
     };

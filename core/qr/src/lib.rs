@@ -4,7 +4,8 @@
 //!
 //! - [`frame`]: what cameras and files give (luma planes with stride and rotation, RGBA/BGRA,
 //!   PNG/JPEG bytes), validated.
-//! - [`decode`]: plain rqrr (the baseline) and rqrr's decoder fed by our own locator.
+//! - [`decode`]: plain rqrr (the baseline) and the grids our own locator samples, corrected
+//!   and parsed here (rqrr's decoder only for Kanji).
 //! - [`pipeline`]: the robustness pipeline in front of the decoder, its work per frame
 //!   bounded by a [`WorkBudget`].
 //! - `corpus` (feature `corpus`): the synthetic test corpus generator; `camera`: the

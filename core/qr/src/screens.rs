@@ -6,6 +6,11 @@ use crate::frame::LumaImage;
 /// A light screen showing each `(text, px per module, top-left)` as a QR code, under a
 /// slight defocus (a camera, not a screenshot).
 pub fn screen_with_codes(w: usize, h: usize, codes: &[(&str, usize, (usize, usize))]) -> LumaImage {
+    defocused(&sharp_screen(w, h, codes), 1)
+}
+
+/// [`screen_with_codes`] without the defocus: grey 225, modules 30, edges exact.
+pub fn sharp_screen(w: usize, h: usize, codes: &[(&str, usize, (usize, usize))]) -> LumaImage {
     let mut data = vec![225u8; w * h];
     for &(text, scale, at) in codes {
         let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
@@ -19,7 +24,7 @@ pub fn screen_with_codes(w: usize, h: usize, codes: &[(&str, usize, (usize, usiz
             }
         }
     }
-    defocused(&LumaImage::new(w, h, data).expect("valid"), 1)
+    LumaImage::new(w, h, data).expect("valid")
 }
 
 /// A 320x320 frame with a clean code whose data area is wiped: finder patterns present,

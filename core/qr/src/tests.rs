@@ -97,18 +97,7 @@ fn two_codes_frame() -> (LumaImage, [String; 2]) {
 
 /// A light frame with `text` drawn as a QR code, `scale` px per module, top-left at `at`.
 fn frame_with_code(w: usize, h: usize, text: &str, scale: usize, at: (usize, usize)) -> LumaImage {
-    let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
-    let dim = code.width();
-    let colors = code.to_colors();
-    let mut data = vec![225u8; w * h];
-    for y in 0..dim * scale {
-        for x in 0..dim * scale {
-            if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
-                data[(at.1 + y) * w + at.0 + x] = 30;
-            }
-        }
-    }
-    LumaImage::new(w, h, data).expect("valid")
+    screens::sharp_screen(w, h, &[(text, scale, at)])
 }
 
 #[test]

@@ -294,20 +294,7 @@ mod tests {
     }
 
     fn frame_with(text: &str) -> LumaImage {
-        let code = qrcode::QrCode::new(text.as_bytes()).expect("fits");
-        let dim = code.width();
-        let colors = code.to_colors();
-        let scale = 6;
-        let (w, h) = (400, 300);
-        let mut data = vec![225u8; w * h];
-        for y in 0..dim * scale {
-            for x in 0..dim * scale {
-                if colors[(y / scale) * dim + x / scale] == qrcode::Color::Dark {
-                    data[(40 + y) * w + 60 + x] = 30;
-                }
-            }
-        }
-        LumaImage::new(w, h, data).expect("valid")
+        roger_qr::screens::sharp_screen(400, 300, &[(text, 6, (60, 40))])
     }
 
     #[test]
